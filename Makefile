@@ -1,0 +1,47 @@
+# datamount — every task a developer or CI runs. `make demo` and `make test` are the two that matter.
+SHELL := /bin/bash
+NODE_MODULES := node_modules/.package-lock.json
+JEST := node_modules/.bin/jest
+
+.PHONY: all install deps build lint typecheck test test-unit demo bench certs images deploy undeploy clean
+
+all: build
+
+# System packages the FUSE sidecar needs (libfuse2 for fuse-native, fuse3 for fusermount).
+deps:
+	@if ! ldconfig -p | grep -q 'libfuse.so.2' || ! command -v fusermount3 >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuse2 fuse3; fi
+
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: deps $(NODE_MODULES)
+
+build: $(NODE_MODULES)
+	npx tsc -p tsconfig.build.json
+
+lint: $(NODE_MODULES)
+	npx eslint .
+
+typecheck: $(NODE_MODULES)
+	npx tsc -p tsconfig.json --noEmit
+
+# Lint, type-check, build (integration tests spawn the compiled binaries), then every jest suite.
+test: install lint typecheck build
+	$(JEST) --maxWorkers=2
+
+test-unit: build
+	$(JEST) --maxWorkers=2 --testPathIgnorePatterns integration e2e
+
+demo: install build
+	node dist/demo/main.js
+
+bench: install build
+	node dist/bench/main.js
+
+certs: build
+	node dist/certs/main.js --out .cache/certs
+
+clean:
+	rm -rf dist coverage .cache
