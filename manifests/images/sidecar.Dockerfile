@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# The sidecar image: `datamount-sidecar run` (injected into pods by the webhook),
+# `datamount-sidecar report` (the node reporter DaemonSet) and `datamount-sidecar mount`.
+# Build context: the repo root.
+#   docker build -f manifests/images/sidecar.Dockerfile -t ghcr.io/datamount/sidecar:0.1.0 .
+# Bookworm pinned: Debian's `libfuse2` (which fuse-native loads as libfuse.so.2) was renamed
+# libfuse2t64 in later releases.
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# fuse-native's linux-x64 prebuild (prebuilds/) is used as shipped; nothing to compile.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+# The whole tree (minus the .dockerignore list), so the build sees what `make build` sees.
+COPY . .
+RUN npx tsc -p tsconfig.build.json
+
+FROM ${NODE_IMAGE}
+# libfuse2: the library fuse-native binds to; fuse3: fusermount, for unmounting.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libfuse2 fuse3 \
+ && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules node_modules
+COPY --from=build /src/dist dist
+COPY package.json ./
+COPY bin bin
+RUN ln -s /app/bin/datamount-sidecar /usr/local/bin/datamount-sidecar \
+ && node -e "require('fuse-native')"
+# Root on purpose: the in-pod sidecar mounts FUSE with Bidirectional propagation, which needs a
+# privileged container; the reporter runs as root without capabilities (see the DaemonSet).
+ENTRYPOINT ["datamount-sidecar"]
