@@ -31,7 +31,7 @@ COPY bin bin
 RUN ln -s /app/bin/datamount-webhook /usr/local/bin/datamount-webhook \
  && ln -s /app/bin/datamount-certs /usr/local/bin/datamount-certs
 # A numeric non-root user, so the kubelet can check runAsNonRoot without a passwd lookup;
-# it matches runAsUser in manifests/webhook-deployment.yaml and manifests/certs-jobs.yaml.
+# it matches runAsUser in manifests/base/webhook-deployment.yaml and manifests/base/certs-jobs.yaml.
 USER 65532:65532
 EXPOSE 8443
 ENTRYPOINT ["datamount-webhook"]
