@@ -1,0 +1,366 @@
+/**
+ * The review: one AdmissionRequest in, one AdmissionResponse out. It reads the pod's request,
+ * looks its Datasets up, checks everything and collects every problem (so the user fixes the
+ * pod in one round), then mutates a deep clone and diffs it into the JSON patch
+ * (`compare(before, after)`), pepr's approach: the patch is whatever makes the pod look like an
+ * injected pod, never a list of hand-written operations.
+ *
+ * Idempotent by structure: the injected items are upserted by name (replaced in place only if
+ * different, appended if missing, removed if no longer wanted), so reviewing our own output
+ * yields an empty diff, and a pod another webhook changed in between is repaired rather than
+ * injected twice. Placement hints are only planned at the first injection, so a reinvocation
+ * never moves them.
+ *
+ * No side effects anywhere: a `dryRun` request is reviewed exactly like any other.
+ */
+import { compare } from 'fast-json-patch';
+import { parseQuantity } from '../common/quantity';
+import { type AdmissionRequest, type AdmissionResponse, isPodCreate } from './admission-review';
+import { type NodeCacheReport, planCacheHints } from './cache-hints';
+import type { DatasetCatalog } from './catalog';
+import type { WebhookConfig } from './config';
+import type { DatasetEntry } from './dataset';
+import { appEnv, ownedAppEnvNames } from './env-injection';
+import { describeError } from './errors';
+import { type InjectionPlan, mountedDatasets, type PlannedDataset } from './injection-plan';
+import {
+  CACHE_HINTS_ANNOTATION, DATASETS_ANNOTATION, datasetVolumeName, envNamePart, INJECTED_DATASETS_ANNOTATION, INJECTED_LABEL,
+  isOurVolumeName, OPT_OUT_ANNOTATION, SIDECAR_NAME,
+} from './names';
+import { type Container, checkPodShape, type EnvVar, type Pod, podDisplayName } from './pod';
+import { parsePodRequest, type PodRequest } from './pod-annotations';
+import { buildSidecarContainer } from './sidecar-spec';
+import { appDatasetMount, cacheVolume, datasetVolume, reconcileByName } from './volumes';
+
+export type ReviewOutcome = 'injected' | 'repaired' | 'unchanged' | 'skipped' | 'denied' | 'unavailable';
+
+export interface ReviewResult {
+  response: AdmissionResponse;
+  outcome: ReviewOutcome;
+  /** Why, in one line, for the log. */
+  reason: string;
+  /** Datasets in the pod after the review (for metrics and logs). */
+  datasets: string[];
+}
+
+export type ReviewLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
+
+export interface ReviewDeps {
+  config: WebhookConfig;
+  catalog: DatasetCatalog;
+  /** Parsed cache reports (see `cacheReportReader`). */
+  cacheReports: () => NodeCacheReport[];
+  now: () => Date;
+  log?: ReviewLog;
+}
+
+/** The API server may truncate warnings beyond a few; more than this is noise anyway. */
+const MAX_WARNINGS = 20;
+
+export async function reviewPod(request: AdmissionRequest, deps: ReviewDeps): Promise<ReviewResult> {
+  const { uid } = request;
+  if (!isPodCreate(request)) {
+    const what = `${request.operation} of ${request.kind.kind || 'an object'}${request.subResource ? `/${request.subResource}` : ''}`;
+    return skipped(uid, `${what} is not a pod creation; nothing to do`, []);
+  }
+  const shape = checkPodShape(request.object);
+  if (shape.length > 0) return denied(uid, `request.object is not a valid Pod: ${shape.slice(0, 10).join('; ')}`, [], []);
+  const pod = request.object as Pod;
+  const namespace = request.namespace || pod.metadata?.namespace;
+  if (!namespace) return denied(uid, 'request.namespace is empty; a Pod is always namespaced', [], []);
+  const who = podDisplayName(pod, namespace);
+
+  const parsed = parsePodRequest(pod.metadata?.annotations, pod.metadata?.labels);
+  const { request: wanted, warnings } = parsed;
+  const problems = [...parsed.problems];
+  const injectedBefore = pod.metadata?.labels?.[INJECTED_LABEL] === 'true';
+  if (wanted.optedOut) return skipped(uid, `pod ${who} opted out with ${OPT_OUT_ANNOTATION}: "false"`, warnings);
+  if (wanted.datasets.length === 0 && !injectedBefore) return skipped(uid, `pod ${who} asks for no dataset (no ${DATASETS_ANNOTATION} annotation or dataset.<N>.id label)`, warnings);
+
+  problems.push(...reservedNameProblems(pod, injectedBefore));
+
+  let entries: (DatasetEntry | undefined)[];
+  try {
+    entries = await Promise.all(wanted.datasets.map((d) => deps.catalog.getDataset(namespace, d.name)));
+  } catch (err) {
+    deps.log?.('error', 'dataset lookup failed', { pod: who, err: describeError(err) });
+    return {
+      response: { uid, allowed: false, status: { code: 503, reason: 'ServiceUnavailable', message: `datamount cannot look up Datasets for pod ${who} right now: ${describeError(err)}; retry in a moment` } },
+      outcome: 'unavailable', reason: describeError(err), datasets: [],
+    };
+  }
+
+  const plan = planInjection(pod, namespace, wanted, entries, deps.config, problems, warnings);
+  if (problems.length > 0) {
+    return denied(uid, `datamount cannot give pod ${who} its datasets: ${problems.map((p, i) => `(${i + 1}) ${p}`).join('; ')}`, warnings, wanted.datasets.map((d) => d.name));
+  }
+
+  const after = structuredClone(pod);
+  const hintReason = applyInjection(after, plan, wanted, injectedBefore, deps, warnings);
+  const operations = compare(pod, after);
+  const names = plan.datasets.map((d) => d.dataset.name);
+  if (operations.length === 0) {
+    return { response: withWarnings({ uid, allowed: true }, warnings), outcome: 'unchanged', reason: `pod ${who} already has its datasets`, datasets: names };
+  }
+  const response: AdmissionResponse = {
+    uid,
+    allowed: true,
+    patchType: 'JSONPatch',
+    patch: Buffer.from(JSON.stringify(operations)).toString('base64'),
+    auditAnnotations: { datasets: names.join(','), ...(hintReason ? { 'cache-hints': hintReason } : {}) },
+  };
+  return {
+    response: withWarnings(response, warnings),
+    outcome: injectedBefore ? 'repaired' : 'injected',
+    reason: `${injectedBefore ? 'repaired' : 'injected'} ${names.join(', ') || 'nothing'} into pod ${who}${hintReason ? `; ${hintReason}` : ''}`,
+    datasets: names,
+  };
+}
+
+/**
+ * Parses the cache-location ConfigMap only when it changed: the catalog hands back the same
+ * `data` object until a new version arrives, so the reports are cached on its identity.
+ */
+export function cacheReportReader(catalog: DatasetCatalog, parse: (data: Record<string, string> | undefined) => NodeCacheReport[]): () => NodeCacheReport[] {
+  let lastData: Record<string, string> | undefined;
+  let lastReports: NodeCacheReport[] = [];
+  let primed = false;
+  return () => {
+    const data = catalog.cacheLocations();
+    if (!primed || data !== lastData) {
+      lastReports = parse(data);
+      lastData = data;
+      primed = true;
+    }
+    return lastReports;
+  };
+}
+
+function skipped(uid: string, reason: string, warnings: string[]): ReviewResult {
+  return { response: withWarnings({ uid, allowed: true }, warnings), outcome: 'skipped', reason, datasets: [] };
+}
+
+function denied(uid: string, message: string, warnings: string[], datasets: string[]): ReviewResult {
+  return {
+    response: withWarnings({ uid, allowed: false, status: { code: 400, reason: 'BadRequest', message } }, warnings),
+    outcome: 'denied', reason: message, datasets,
+  };
+}
+
+function withWarnings(response: AdmissionResponse, warnings: string[]): AdmissionResponse {
+  const unique = [...new Set(warnings)].slice(0, MAX_WARNINGS);
+  return unique.length > 0 ? { ...response, warnings: unique } : response;
+}
+
+/** Our names in a pod that did not come from us: refuse rather than take them over. */
+function reservedNameProblems(pod: Pod, injectedBefore: boolean): string[] {
+  const problems: string[] = [];
+  if (pod.spec.containers.some((c) => c.name === SIDECAR_NAME)) {
+    problems.push(`spec.containers holds a container named "${SIDECAR_NAME}"; that name is reserved for the sidecar datamount injects, rename the container`);
+  }
+  if (injectedBefore) return problems;
+  if ((pod.spec.initContainers ?? []).some((c) => c.name === SIDECAR_NAME)) {
+    problems.push(`spec.initContainers holds a container named "${SIDECAR_NAME}" but the pod was not injected by datamount (no ${INJECTED_LABEL} label); that name is reserved, rename the container`);
+  }
+  for (const volume of pod.spec.volumes ?? []) {
+    if (isOurVolumeName(volume.name)) {
+      problems.push(`spec.volumes holds a volume named "${volume.name}" but the pod was not injected by datamount; volume names starting with "datamount-" are reserved, rename it`);
+    }
+  }
+  return problems;
+}
+
+function appContainers(pod: Pod): Container[] {
+  return [...(pod.spec.initContainers ?? []).filter((c) => c.name !== SIDECAR_NAME), ...pod.spec.containers];
+}
+
+function planInjection(pod: Pod, namespace: string, wanted: PodRequest, entries: (DatasetEntry | undefined)[], config: WebhookConfig, problems: string[], warnings: string[]): InjectionPlan {
+  const containers = appContainers(pod);
+  const containerNames = containers.map((c) => c.name);
+  const datasets: PlannedDataset[] = [];
+  wanted.datasets.forEach((request, i) => {
+    const entry = entries[i];
+    if (!entry) {
+      problems.push(`${request.source}: Dataset "${request.name}" does not exist in namespace ${namespace} (a pod can only use Datasets of its own namespace; see kubectl get datasets.datamount.dev -n ${namespace})`);
+      return;
+    }
+    warnings.push(...entry.warnings);
+    if (!entry.dataset) {
+      problems.push(...entry.problems);
+      return;
+    }
+    if (request.readOnly === false && entry.dataset.readOnly) {
+      problems.push(`annotation datamount.dev/${request.name}.read-only: "false" cannot widen Dataset "${request.name}", which is ReadOnly; remove the annotation or ask for a ReadWrite Dataset`);
+      return;
+    }
+    const unknown = (request.containers ?? []).filter((c) => !containerNames.includes(c));
+    if (unknown.length > 0) {
+      problems.push(`annotation datamount.dev/${request.name}.containers: no container named ${unknown.map((c) => `"${c}"`).join(', ')}; the pod has ${containerNames.map((c) => `"${c}"`).join(', ')}`);
+      return;
+    }
+    datasets.push({
+      request,
+      dataset: entry.dataset,
+      readOnly: entry.dataset.readOnly || request.readOnly === true,
+      volumeName: datasetVolumeName(request.name),
+      containers: request.containers ?? containerNames,
+    });
+  });
+
+  checkSharedEnvNames(datasets, problems);
+  checkMountPaths(containers, datasets, problems);
+  if (!(pod.metadata?.labels?.[INJECTED_LABEL] === 'true')) checkEnvConflicts(containers, datasets, problems);
+  if (datasets.some((d) => d.request.mount)) checkSidecarPort(containers, config.sidecarPort, problems);
+
+  const security = pod.spec.securityContext ?? {};
+  const numberOr = (value: unknown, fallback: number): number => (typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : fallback);
+  return {
+    namespace,
+    datasets,
+    uid: numberOr(security.runAsUser, 0),
+    gid: numberOr(security.runAsGroup, numberOr(security.fsGroup, 0)),
+    resources: sidecarResources(config, wanted),
+    cacheSize: wanted.cacheSize ?? config.cacheSize,
+    cacheMemory: wanted.cacheMemory ?? config.cacheMemory,
+  };
+}
+
+/**
+ * The pod's annotations override the configured defaults one by one. A request given without a
+ * limit that exceeds the default limit raises the limit with it (and a lone limit below the
+ * default request lowers the request), so an annotation alone never makes an invalid pod.
+ */
+function sidecarResources(config: WebhookConfig, wanted: PodRequest): InjectionPlan['resources'] {
+  const result = { ...config.sidecarResources, ...wanted.resources };
+  for (const [request, limit] of [['cpuRequest', 'cpuLimit'], ['memoryRequest', 'memoryLimit']] as const) {
+    const r = result[request];
+    const l = result[limit];
+    if (r === undefined || l === undefined || (parseQuantity(r) ?? 0) <= (parseQuantity(l) ?? Infinity)) continue;
+    if (wanted.resources[request] !== undefined && wanted.resources[limit] === undefined) result[limit] = r;
+    else result[request] = l;
+  }
+  return result;
+}
+
+function checkSharedEnvNames(datasets: PlannedDataset[], problems: string[]): void {
+  const byPart = new Map<string, string[]>();
+  for (const d of datasets) byPart.set(envNamePart(d.dataset.name), [...(byPart.get(envNamePart(d.dataset.name)) ?? []), d.dataset.name]);
+  for (const [part, names] of byPart) {
+    if (names.length > 1) problems.push(`Datasets ${names.map((n) => `"${n}"`).join(' and ')} would share the variable names DATASET_${part}_* / DATAMOUNT_${part}_*; ask for only one of them`);
+  }
+}
+
+function checkMountPaths(containers: Container[], datasets: PlannedDataset[], problems: string[]): void {
+  for (const container of containers) {
+    const ours = datasets.filter((d) => d.request.mount && d.containers.includes(container.name));
+    const theirs = (container.volumeMounts ?? []).filter((m) => !isOurVolumeName(m.name));
+    for (const d of ours) {
+      const path = d.request.mountPath;
+      const clash = theirs.find((m) => m.mountPath.replace(/(.)\/+$/, '$1') === path);
+      if (clash) problems.push(`annotation datamount.dev/${d.dataset.name}.mount-path: "${path}" clashes with volume "${clash.name}" already mounted there in container "${container.name}"; choose another path`);
+    }
+    for (let i = 0; i < ours.length; i++) {
+      for (let j = i + 1; j < ours.length; j++) {
+        const [a, b] = [ours[i] as PlannedDataset, ours[j] as PlannedDataset];
+        const [pa, pb] = [a.request.mountPath, b.request.mountPath];
+        if (pa === pb || pa.startsWith(`${pb}/`) || pb.startsWith(`${pa}/`)) {
+          problems.push(`mount paths of Datasets "${a.dataset.name}" (${pa}) and "${b.dataset.name}" (${pb}) clash in container "${container.name}": they must be different and not inside each other; set datamount.dev/<dataset>.mount-path`);
+        }
+      }
+    }
+  }
+}
+
+function checkEnvConflicts(containers: Container[], datasets: PlannedDataset[], problems: string[]): void {
+  for (const container of containers) {
+    const existing = new Set((container.env ?? []).map((e) => e.name));
+    const clashes = datasets.filter((d) => d.containers.includes(container.name)).flatMap(appEnv).map((e) => e.name).filter((n) => existing.has(n));
+    if (clashes.length > 0) problems.push(`container "${container.name}" already defines ${clashes.join(', ')}, which datamount would set; remove them or do not use use-as env / useas configmap`);
+  }
+}
+
+function checkSidecarPort(containers: Container[], port: number, problems: string[]): void {
+  for (const container of containers) {
+    if ((container.ports ?? []).some((p) => p.containerPort === port)) {
+      problems.push(`container "${container.name}" uses port ${port}, which the datamount sidecar needs in the pod's network namespace; use another port (or ask the operator to change DATAMOUNT_SIDECAR_PORT)`);
+    }
+  }
+}
+
+/** Mutates `pod` into the injected pod; returns the placement-hint reason (if hints were planned). */
+function applyInjection(pod: Pod, plan: InjectionPlan, wanted: PodRequest, injectedBefore: boolean, deps: ReviewDeps, warnings: string[]): string | undefined {
+  const { config } = deps;
+  const spec = pod.spec;
+  const mounted = mountedDatasets(plan);
+
+  const existingSidecar = (spec.initContainers ?? []).find((c) => c.name === SIDECAR_NAME);
+  const initContainers = (spec.initContainers ?? []).filter((c) => c.name !== SIDECAR_NAME);
+  if (mounted.length > 0) {
+    const desired = buildSidecarContainer(plan, config);
+    initContainers.unshift(existingSidecar ? mergeSidecar(existingSidecar, desired) : desired);
+  }
+  setList(spec, 'initContainers', initContainers);
+
+  const volumes = [...mounted.map(datasetVolume), ...(mounted.length > 0 ? [cacheVolume(config.cacheHostPath)] : [])];
+  setList(spec, 'volumes', reconcileByName(spec.volumes ?? [], volumes, (v) => isOurVolumeName(v.name)));
+
+  const names = plan.datasets.map((d) => d.dataset.name);
+  const ownedEnv = ownedAppEnvNames([...new Set([...wanted.previouslyInjected, ...names])]);
+  for (const container of appContainers(pod)) {
+    const mine = plan.datasets.filter((d) => d.containers.includes(container.name));
+    const mounts = mine.filter((d) => d.request.mount).map(appDatasetMount);
+    setList(container, 'volumeMounts', reconcileByName(container.volumeMounts ?? [], mounts, (m) => isOurVolumeName(m.name)));
+    setList(container, 'env', reconcileByName<EnvVar>(container.env ?? [], mine.flatMap(appEnv), (e) => injectedBefore && ownedEnv.has(e.name)));
+  }
+
+  const metadata = (pod.metadata ??= {});
+  if (plan.datasets.length > 0) {
+    metadata.labels = { ...metadata.labels, [INJECTED_LABEL]: 'true' };
+    metadata.annotations = { ...metadata.annotations, [INJECTED_DATASETS_ANNOTATION]: names.join(',') };
+  } else {
+    if (metadata.labels) delete metadata.labels[INJECTED_LABEL];
+    if (metadata.annotations) delete metadata.annotations[INJECTED_DATASETS_ANNOTATION];
+  }
+
+  if (injectedBefore || mounted.length === 0) return undefined;
+  return applyCacheHints(pod, plan, wanted, deps, warnings);
+}
+
+function applyCacheHints(pod: Pod, plan: InjectionPlan, wanted: PodRequest, deps: ReviewDeps, warnings: string[]): string {
+  try {
+    const result = planCacheHints({
+      podSpec: pod.spec,
+      datasetKeys: mountedDatasets(plan).map((d) => `${plan.namespace}/${d.dataset.name}`),
+      reports: deps.cacheReports(),
+      mode: wanted.cacheAffinity,
+      now: deps.now(),
+      ttlMs: deps.config.cacheHintTtlMs,
+      maxNodes: deps.config.cacheHintNodes,
+    });
+    if (result.affinity) pod.spec.affinity = result.affinity;
+    if (result.annotation) pod.metadata = { ...pod.metadata, annotations: { ...pod.metadata?.annotations, [CACHE_HINTS_ANNOTATION]: result.annotation } };
+    warnings.push(...result.warnings);
+    return result.reason;
+  } catch (err) {
+    // Placement is an optimisation: a bug in it must never keep a pod from its data.
+    deps.log?.('error', 'cache hint planning failed; pod admitted without hints', { err: describeError(err) });
+    return `cache hints skipped: planning failed (${describeError(err)})`;
+  }
+}
+
+/** Our fields win; anything another webhook added to the sidecar (env, mounts, fields) stays. */
+function mergeSidecar(existing: Container, desired: Container): Container {
+  const ownedEnv = (e: EnvVar): boolean => e.name.startsWith('DATAMOUNT_');
+  return {
+    ...existing,
+    ...desired,
+    env: reconcileByName(existing.env ?? [], desired.env ?? [], ownedEnv),
+    volumeMounts: reconcileByName(existing.volumeMounts ?? [], desired.volumeMounts ?? [], (m) => isOurVolumeName(m.name)),
+  };
+}
+
+/** Set a list field, without turning an absent field into `[]` (that would be a needless patch). */
+function setList<K extends string, T>(owner: { [key in K]?: T[] } & object, key: K, list: T[]): void {
+  if (list.length > 0 || owner[key] !== undefined) owner[key] = list as (typeof owner)[K];
+}
+

@@ -1,0 +1,140 @@
+/**
+ * The HTTP(S) edge: `POST /mutate`, `GET /healthz`, `GET /readyz`, `GET /metrics`. Thin on
+ * purpose — it checks the body, calls the pure `reviewPod`, records the metric and writes one
+ * log line. `buildServer` returns the fastify app without listening, so tests use
+ * `app.inject(...)`; pass `https` to serve TLS (the API server only calls webhooks over HTTPS).
+ */
+import type { SecureContextOptions } from 'node:tls';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { parseAdmissionReview, reviewEnvelope } from './admission-review';
+import { parseCacheLocations } from './cache-hints';
+import type { DatasetCatalog } from './catalog';
+import type { WebhookConfig } from './config';
+import { describeError, ERRORS, type ErrorKind } from './errors';
+import { METRICS_CONTENT_TYPE, WebhookMetrics } from './metrics';
+import { cacheReportReader, reviewPod, type ReviewDeps } from './review-pod';
+
+export interface ServerDeps {
+  config: WebhookConfig;
+  catalog: DatasetCatalog;
+  metrics?: WebhookMetrics;
+  now?: () => Date;
+  /** Key and certificate (PEM) to serve HTTPS; absent = plain HTTP (tests with inject only). */
+  https?: Pick<SecureContextOptions, 'key' | 'cert'>;
+  /** fastify's logger option; false in tests, pino with the configured level in main. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+/**
+ * Kubernetes objects are shallow (a Pod is about a dozen levels deep); a body nested deeper
+ * than this is not a real AdmissionReview, and refusing it up front keeps the recursive clone
+ * and diff of the review far from the stack limit.
+ */
+const MAX_DEPTH = 64;
+
+export type WebhookServer = FastifyInstance;
+
+export function buildServer(deps: ServerDeps): WebhookServer {
+  const { config, catalog } = deps;
+  const metrics = deps.metrics ?? new WebhookMetrics({ catalogSynced: () => catalog.isSynced(), catalogDatasets: () => catalog.datasetCount() });
+  const now = deps.now ?? (() => new Date());
+  const app = Fastify({
+    ...(deps.https ? { https: { ...deps.https, minVersion: 'TLSv1.2' as const } } : {}),
+    logger: deps.logger ?? false,
+    // Set explicitly, not left at fastify's 1 MiB default: a Pod can approach the API server's
+    // ~1.5 MiB object limit, and the limit must match what config documents (DATAMOUNT_BODY_LIMIT).
+    bodyLimit: config.bodyLimit,
+    // One log line per review is written below; fastify's two per request would double the cost.
+    disableRequestLogging: true,
+    // The API server keeps connections open; idle ones are closed after this long.
+    keepAliveTimeout: 30_000,
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+
+  const log: FastifyBaseLogger = app.log;
+  const reviewDeps: ReviewDeps = {
+    config,
+    catalog,
+    now,
+    cacheReports: cacheReportReader(catalog, (data) => parseCacheLocations(data, (msg, fields) => log.warn({ ...fields }, msg))),
+    log: (level, msg, fields) => log[level]({ ...fields }, msg),
+  };
+
+  const refuse = (kind: ErrorKind, reason: string) => {
+    metrics.recordRejectedRequest(kind.code);
+    return { code: kind.code, message: `${kind.summary}: ${reason}` };
+  };
+
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    // Every problem with the body itself is the caller's: answer 400 with the reason, never 5xx.
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(400).send(refuse(ERRORS.BODY_TOO_LARGE, `the limit is ${config.bodyLimit} bytes (DATAMOUNT_BODY_LIMIT)`));
+    }
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return reply.code(400).send(refuse(ERRORS.BODY_MEDIA_TYPE, 'send Content-Type: application/json'));
+    }
+    if (error.code?.startsWith('FST_ERR_CTP') || error instanceof SyntaxError || error instanceof RangeError || error.statusCode === 400) {
+      return reply.code(400).send(refuse(ERRORS.BODY_MALFORMED, describeError(error)));
+    }
+    log.error({ err: error }, 'unexpected error while serving a request');
+    return reply.code(500).send({ code: ERRORS.INTERNAL.code, message: ERRORS.INTERNAL.summary });
+  });
+
+  app.post('/mutate', async (request, reply) => {
+    const started = process.hrtime.bigint();
+    if (depthExceeds(request.body, MAX_DEPTH)) {
+      return reply.code(400).send(refuse(ERRORS.BODY_MALFORMED, `the body is nested deeper than ${MAX_DEPTH} levels`));
+    }
+    const parsed = parseAdmissionReview(request.body);
+    if (!parsed.ok) return reply.code(400).send(refuse(ERRORS.BODY_MALFORMED, parsed.reason));
+    try {
+      const result = await reviewPod(parsed.request, reviewDeps);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const injected = result.outcome === 'injected' || result.outcome === 'repaired' ? result.datasets.length : 0;
+      metrics.recordReview(result.outcome, seconds, injected);
+      const fields = { uid: parsed.request.uid, outcome: result.outcome, datasets: result.datasets, dryRun: parsed.request.dryRun === true, ms: seconds * 1000 };
+      if (result.outcome === 'skipped' || result.outcome === 'unchanged') log.debug(fields, result.reason);
+      else if (result.outcome === 'unavailable') log.error(fields, result.reason);
+      else log.info(fields, result.reason);
+      return reply.send(reviewEnvelope(result.response));
+    } catch (err) {
+      // A bug of ours: say so, and still answer the API server with a well-formed review.
+      metrics.recordReview('error', Number(process.hrtime.bigint() - started) / 1e9, 0);
+      log.error({ err, uid: parsed.request.uid }, 'review failed');
+      return reply.send(reviewEnvelope({
+        uid: parsed.request.uid,
+        allowed: false,
+        status: { code: 500, reason: 'InternalError', message: `${ERRORS.INTERNAL.summary} (${ERRORS.INTERNAL.code}): ${describeError(err)}` },
+      }));
+    }
+  });
+
+  app.get('/healthz', async () => 'ok\n');
+
+  app.get('/readyz', async (_request, reply) => {
+    if (!catalog.isSynced()) return reply.code(503).send('not ready: the Dataset catalog has not finished its first listing\n');
+    const staleSince = catalog.staleSince();
+    if (staleSince && now().getTime() - staleSince.getTime() > config.catalogStaleMs) {
+      return reply.code(503).send(`not ready: the Dataset catalog lost its source at ${staleSince.toISOString()} (longer than DATAMOUNT_CATALOG_STALE)\n`);
+    }
+    return 'ok\n';
+  });
+
+  app.get('/metrics', async (_request, reply) => reply.type(METRICS_CONTENT_TYPE).send(metrics.render()));
+
+  return app;
+}
+
+/** Iterative, so a hostile depth cannot overflow the stack while we measure it. */
+function depthExceeds(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop() as [unknown, number];
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}

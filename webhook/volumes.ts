@@ -1,0 +1,57 @@
+/**
+ * The volumes and volume mounts of an injection (docs/contract.md): one emptyDir per mounted
+ * dataset — the sidecar mounts FUSE at its root with Bidirectional propagation, so the app
+ * containers, mounting the same emptyDir with HostToContainer, see the FUSE mount — and the
+ * node cache as a hostPath. Plus the list helpers that make injection a repeatable upsert.
+ */
+import type { PlannedDataset } from './injection-plan';
+import { CACHE_VOLUME, sidecarMountPoint } from './names';
+import type { Volume, VolumeMount } from './pod';
+
+export function datasetVolume(planned: PlannedDataset): Volume {
+  return { name: planned.volumeName, emptyDir: {} };
+}
+
+export function cacheVolume(cacheRoot: string): Volume {
+  return { name: CACHE_VOLUME, hostPath: { path: cacheRoot, type: 'DirectoryOrCreate' } };
+}
+
+export function sidecarDatasetMount(planned: PlannedDataset): VolumeMount {
+  return { name: planned.volumeName, mountPath: sidecarMountPoint(planned.dataset.name), mountPropagation: 'Bidirectional' };
+}
+
+export function sidecarCacheMount(cacheRoot: string): VolumeMount {
+  return { name: CACHE_VOLUME, mountPath: cacheRoot };
+}
+
+export function appDatasetMount(planned: PlannedDataset): VolumeMount {
+  return {
+    name: planned.volumeName,
+    mountPath: planned.request.mountPath,
+    mountPropagation: 'HostToContainer',
+    ...(planned.readOnly ? { readOnly: true } : {}),
+  };
+}
+
+/**
+ * Make `list` hold exactly `wanted` among the items `owned` selects, keeping every other item
+ * where it is: an item already present is replaced in place (only if it differs, so the diff
+ * stays empty on reinvocation), a missing one is appended, an owned one no longer wanted is
+ * removed. Returns the new list.
+ */
+export function reconcileByName<T extends { name: string }>(list: readonly T[], wanted: readonly T[], owned: (item: T) => boolean, merge: (existing: T, next: T) => T = (_e, n) => n): T[] {
+  const byName = new Map(wanted.map((item) => [item.name, item]));
+  const result: T[] = [];
+  const placed = new Set<string>();
+  for (const item of list) {
+    const next = byName.get(item.name);
+    if (next && !placed.has(item.name)) {
+      result.push(merge(item, next));
+      placed.add(item.name);
+    } else if (!owned(item)) {
+      result.push(item);
+    }
+  }
+  for (const item of wanted) if (!placed.has(item.name)) result.push(item);
+  return result;
+}
