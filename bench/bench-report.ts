@@ -1,0 +1,48 @@
+/**
+ * The results of one benchmark run, as written to bench/results/latest.json and read by the
+ * table and the chart. Plain data only, so a saved report can be drawn again.
+ */
+import type { ProxyStats } from './latency-proxy';
+import type { ReadOutcome } from './read-job';
+import type { WorkloadId, WorkloadUnit } from './read-workloads';
+
+export const DIRECT = 'direct';
+
+export interface PeerInfo {
+  name: string;
+  /** The command line and options used. */
+  command: string;
+  /** Why it did not run, when it did not. */
+  skipped?: string;
+  /** Configured memory cache (datamount), shown next to its peak RSS. */
+  memoryCacheBytes?: number;
+}
+
+export interface WorkloadResult {
+  peer: string;
+  workload: WorkloadId;
+  title: string;
+  unit: WorkloadUnit;
+  /** The headline figure in `unit`; absent when the run failed. */
+  value?: number;
+  outcome?: ReadOutcome;
+  error?: string;
+  peakRssBytes?: number;
+  /** Requests the peer sent to S3 during the workload (counted at the latency proxy). */
+  s3?: ProxyStats;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  machine: { cpus: number; cpuModel: string; memoryBytes: number; kernel: string; node: string };
+  latencyModel: { ttfbMs: number; bytesPerSecondPerConnection: number };
+  dataset: Record<string, unknown>;
+  quick: boolean;
+  readers: number;
+  pageCacheDropped: boolean;
+  peers: PeerInfo[];
+  results: WorkloadResult[];
+  /** Other benchmark parts (webhook, placement) keep their own results here. */
+  parts: Record<string, unknown>;
+  notes: string[];
+}

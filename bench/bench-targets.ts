@@ -1,0 +1,76 @@
+/**
+ * The targets of issues 3 and 8, judged on one report: ratios within the same run, since the
+ * machine is shared and absolute figures drift. A target whose inputs are missing (a peer
+ * skipped, a run failed) is "not measured", never passed.
+ */
+import { DIRECT, type BenchReport, type WorkloadResult } from './bench-report';
+import type { WorkloadId } from './read-workloads';
+
+export const SUBJECT = 'datamount';
+/** Stated overhead of the sidecar above its memory cache: Node runtime, SDK, FUSE buffers, prefetch in flight. */
+export const MEMORY_OVERHEAD_BYTES = 256 * 2 ** 20;
+
+export interface TargetVerdict {
+  target: string;
+  /** undefined: not measured in this run. */
+  met?: boolean;
+  detail: string;
+}
+
+function valueOf(report: BenchReport, peer: string, workload: WorkloadId): number | undefined {
+  return report.results.find((r) => r.peer === peer && r.workload === workload)?.value;
+}
+
+function ratioTarget(report: BenchReport, target: string, workload: WorkloadId, other: string, factor: number): TargetVerdict {
+  const mine = valueOf(report, SUBJECT, workload);
+  const theirs = valueOf(report, other, workload);
+  if (mine === undefined || theirs === undefined) return { target, detail: `not measured (${mine === undefined ? SUBJECT : other} has no ${workload} figure)` };
+  const ratio = mine / theirs;
+  return { target, met: ratio >= factor, detail: `${ratio.toFixed(2)}× (${mine.toFixed(1)} vs ${theirs.toFixed(1)})` };
+}
+
+function noSlowerThanPeers(report: BenchReport, target: string, workload: WorkloadId): TargetVerdict {
+  const mine = valueOf(report, SUBJECT, workload);
+  const others = report.results.filter((r) => r.workload === workload && r.peer !== SUBJECT && r.peer !== DIRECT && r.value !== undefined);
+  if (mine === undefined || others.length === 0) return { target, detail: 'not measured' };
+  const best = others.reduce((a, b) => ((a.value ?? 0) >= (b.value ?? 0) ? a : b));
+  const ratio = mine / (best.value ?? 1);
+  return { target, met: ratio >= 1, detail: `${ratio.toFixed(2)}× the best peer (${best.peer}: ${(best.value ?? 0).toFixed(1)}, datamount ${mine.toFixed(1)})` };
+}
+
+function memoryTarget(report: BenchReport): TargetVerdict {
+  const target = `peak RSS ≤ memory cache + ${MEMORY_OVERHEAD_BYTES / 2 ** 20} MiB in every workload`;
+  const cache = report.peers.find((p) => p.name === SUBJECT)?.memoryCacheBytes;
+  const mine: WorkloadResult[] = report.results.filter((r) => r.peer === SUBJECT && r.peakRssBytes !== undefined);
+  if (cache === undefined || mine.length === 0) return { target, detail: 'not measured' };
+  const peak = mine.reduce((a, b) => ((a.peakRssBytes ?? 0) >= (b.peakRssBytes ?? 0) ? a : b));
+  const limit = cache + MEMORY_OVERHEAD_BYTES;
+  return {
+    target,
+    met: (peak.peakRssBytes ?? 0) <= limit,
+    detail: `highest ${((peak.peakRssBytes ?? 0) / 2 ** 20).toFixed(0)} MiB in ${peak.workload}; limit ${(limit / 2 ** 20).toFixed(0)} MiB`,
+  };
+}
+
+export function judgeTargets(report: BenchReport): TargetVerdict[] {
+  const warmSeq = valueOf(report, SUBJECT, 'seq-warm');
+  const warmCold = ((): TargetVerdict => {
+    const target = 'small files warm ≥ 4× cold';
+    const warm = valueOf(report, SUBJECT, 'small-warm');
+    const cold = valueOf(report, SUBJECT, 'small-cold');
+    if (warm === undefined || cold === undefined) return { target, detail: 'not measured' };
+    return { target, met: warm / cold >= 4, detail: `${(warm / cold).toFixed(2)}× (${warm.toFixed(0)} vs ${cold.toFixed(0)} files/s)` };
+  })();
+  return [
+    ratioTarget(report, 'sequential cold ≥ 0.9× direct download', 'seq-cold', DIRECT, 0.9),
+    noSlowerThanPeers(report, 'sequential cold no slower than any peer', 'seq-cold'),
+    ratioTarget(report, 'small files cold ≥ 2× s3fs', 'small-cold', 's3fs', 2),
+    ratioTarget(report, 'small files cold ≥ 1.5× rclone (no cache)', 'small-cold', 'rclone', 1.5),
+    warmCold,
+    noSlowerThanPeers(report, 'ls -lR no slower than any peer', 'list'),
+    warmSeq === undefined
+      ? { target: 'sequential warm ≥ 1 GB/s', detail: 'not measured' }
+      : { target: 'sequential warm ≥ 1 GB/s', met: warmSeq >= 1000, detail: `${warmSeq.toFixed(0)} MB/s` },
+    memoryTarget(report),
+  ];
+}

@@ -1,0 +1,44 @@
+/**
+ * datamount's standalone mount (`datamount-sidecar mount`, compiled `dist/sidecar/main.js`),
+ * read-only, with a fresh disk cache per cold mount and the memory cache the report shows
+ * next to its peak RSS.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { S3RVER_CREDENTIALS } from './bench-s3-client';
+import { mountProcess, type MountPeer, type MountTarget } from './mount-peer';
+
+export const DATAMOUNT_CACHE_MEMORY = '512Mi';
+const CACHE_SIZE = '10Gi';
+
+const SIDECAR = path.resolve(__dirname, '..', 'sidecar', 'main.js');
+
+function args(target: MountTarget): string[] {
+  return [
+    'mount', `s3://${target.bucket}`, target.mountDir,
+    '--endpoint', target.endpoint,
+    '--read-only',
+    '--cache-dir', target.cacheDir,
+    '--cache-size', CACHE_SIZE,
+    '--cache-memory', DATAMOUNT_CACHE_MEMORY,
+  ];
+}
+
+export const datamountPeer: MountPeer = {
+  name: 'datamount',
+  describe: (target) => `datamount-sidecar ${args(target).join(' ').replace(target.mountDir, 'DIR')}`,
+  async unavailable() {
+    return existsSync(SIDECAR) ? undefined : `${SIDECAR} is missing (run make build; the sidecar may not be written yet)`;
+  },
+  async mount(target) {
+    return mountProcess('datamount', process.execPath, [SIDECAR, ...args(target)], {
+      ...target,
+      env: {
+        ...target.env,
+        AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+        AWS_REGION: 'us-east-1',
+      },
+    });
+  },
+};

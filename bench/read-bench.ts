@@ -1,0 +1,175 @@
+/**
+ * The read comparison: every peer through the same latency proxy on the same bucket, every
+ * workload in a child read worker with a timeout, a fresh mount and an empty cache for each
+ * cold workload, the page cache dropped before every run, and for each run the peer's peak
+ * RSS and the S3 requests it made.
+ */
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { forceUnmountAll } from '../test/support/fuse-cleanup';
+import { DIRECT, type PeerInfo, type WorkloadResult } from './bench-report';
+import type { BenchDataset } from './bench-dataset';
+import type { LatencyProxyProcess } from './latency-proxy-process';
+import type { MountedPeer, MountPeer, MountTarget } from './mount-peer';
+import { dropPageCache } from './page-cache';
+import { watchPeakRss } from './process-memory';
+import type { ReadJob, ReadOutcome } from './read-job';
+import { workloadValue, type ReadWorkload, type WorkloadSettings } from './read-workloads';
+
+export interface ReadBenchOptions {
+  data: BenchDataset;
+  peers: readonly MountPeer[];
+  includeDirect: boolean;
+  workloads: readonly ReadWorkload[];
+  settings: WorkloadSettings;
+  timeoutMs: number;
+  workDir: string;
+  proxy: LatencyProxyProcess;
+  env: NodeJS.ProcessEnv;
+  memoryCacheBytes: Record<string, number>;
+  log: (line: string) => void;
+}
+
+export interface ReadBenchRun {
+  peers: PeerInfo[];
+  results: WorkloadResult[];
+  pageCacheDropped: boolean;
+}
+
+const WORKER = path.join(__dirname, 'read-worker.js');
+
+/** Runs a job in a read worker; on timeout kills it, aborting the mount if it is stuck in it. */
+async function runWorker(job: ReadJob, env: NodeJS.ProcessEnv, timeoutMs: number, mountDir?: string): Promise<ReadOutcome> {
+  const child = spawn(process.execPath, [WORKER, JSON.stringify(job)], {
+    env: { ...env, UV_THREADPOOL_SIZE: '64' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+    // A reader blocked in a hung FUSE request dies only once the connection is aborted.
+    if (mountDir) setTimeout(() => void forceUnmountAll(mountDir), 2000).unref();
+  }, timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+  if (timedOut) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s`);
+  if (code !== 0) throw new Error(stderr.trim().split('\n').slice(-3).join(' ') || `read worker exited with ${code}`);
+  return JSON.parse(stdout) as ReadOutcome;
+}
+
+function describeValue(result: WorkloadResult): string {
+  if (result.error) return `FAILED: ${result.error}`;
+  return `${(result.value ?? 0).toFixed(1)} ${result.unit} in ${result.outcome?.seconds.toFixed(2)} s`;
+}
+
+async function measure(
+  options: ReadBenchOptions,
+  peer: string,
+  workload: ReadWorkload,
+  job: ReadJob,
+  pid: number | undefined,
+  mountDir: string | undefined,
+): Promise<WorkloadResult> {
+  const result: WorkloadResult = { peer, workload: workload.id, title: workload.title, unit: workload.unit };
+  await options.proxy.stats(true);
+  const memory = pid === undefined ? undefined : await watchPeakRss(pid);
+  try {
+    const outcome = await runWorker(job, options.env, options.timeoutMs, mountDir);
+    result.outcome = outcome;
+    const problem = workload.check(outcome, options.data, peer === DIRECT);
+    if (problem) result.error = problem;
+    else result.value = workloadValue(workload.unit, outcome);
+  } catch (error) {
+    result.error = (error as Error).message;
+  }
+  result.peakRssBytes = await memory?.stop();
+  result.s3 = await options.proxy.stats(true);
+  options.log(`  ${peer.padEnd(12)} ${workload.id.padEnd(11)} ${describeValue(result)}`);
+  return result;
+}
+
+async function runDirect(options: ReadBenchOptions, results: WorkloadResult[]): Promise<void> {
+  for (const workload of options.workloads) {
+    if (!workload.direct) continue;
+    await dropPageCache();
+    results.push(await measure(options, DIRECT, workload, workload.direct(options.proxy.url, options.data, options.settings), undefined, undefined));
+  }
+}
+
+async function runPeer(options: ReadBenchOptions, peer: MountPeer, results: WorkloadResult[]): Promise<void> {
+  const mountDir = path.join(options.workDir, `mnt-${peer.name}`);
+  const cacheDir = path.join(options.workDir, `cache-${peer.name}`);
+  await fs.mkdir(mountDir, { recursive: true });
+  const target: MountTarget = {
+    endpoint: options.proxy.url, bucket: options.data.bucket, mountDir, cacheDir, workDir: options.workDir, env: options.env,
+  };
+  let mounted: MountedPeer | undefined;
+  try {
+    for (const workload of options.workloads) {
+      if (workload.fresh || !mounted) {
+        await mounted?.unmount();
+        mounted = undefined;
+        await fs.rm(cacheDir, { recursive: true, force: true });
+        await fs.mkdir(cacheDir, { recursive: true });
+        await dropPageCache();
+        try {
+          mounted = await peer.mount(target);
+        } catch (error) {
+          results.push({ peer: peer.name, workload: workload.id, title: workload.title, unit: workload.unit, error: (error as Error).message });
+          options.log(`  ${peer.name.padEnd(12)} ${workload.id.padEnd(11)} FAILED to mount: ${(error as Error).message.split('\n')[0]}`);
+          continue;
+        }
+      }
+      await dropPageCache();
+      const result = await measure(options, peer.name, workload, workload.onMount(mountDir, options.data, options.settings), mounted.pid, mountDir);
+      results.push(result);
+      if (result.error?.startsWith('timed out')) {
+        await mounted.unmount();
+        mounted = undefined;
+      }
+    }
+  } finally {
+    await mounted?.unmount();
+    await forceUnmountAll(mountDir);
+  }
+}
+
+export async function runReadBench(options: ReadBenchOptions): Promise<ReadBenchRun> {
+  const peers: PeerInfo[] = [];
+  const results: WorkloadResult[] = [];
+  const pageCacheDropped = await dropPageCache();
+  if (!pageCacheDropped) options.log('cannot drop the page cache here (not root?): warm figures include the kernel page cache');
+  const placeholder: MountTarget = {
+    endpoint: options.proxy.url, bucket: options.data.bucket, mountDir: 'DIR', cacheDir: 'CACHE', workDir: 'WORK', env: {},
+  };
+
+  if (options.includeDirect) {
+    peers.push({
+      name: DIRECT,
+      command: `@aws-sdk/client-s3 GetObject: ${options.settings.directConcurrency} parallel ranged GETs of ${options.settings.directPartBytes / 2 ** 20} MiB (sequential); ${options.settings.readers} parallel whole GETs after a ListObjectsV2 (small files); one ranged GET at a time (random); paginated ListObjectsV2 (listing)`,
+    });
+    options.log('direct download (the ceiling)');
+    await runDirect(options, results);
+  }
+  for (const peer of options.peers) {
+    const info: PeerInfo = { name: peer.name, command: peer.describe(placeholder) };
+    const memory = options.memoryCacheBytes[peer.name];
+    if (memory !== undefined) info.memoryCacheBytes = memory;
+    peers.push(info);
+    const skipped = await peer.unavailable();
+    if (skipped) {
+      info.skipped = skipped;
+      options.log(`${peer.name}: skipped — ${skipped}`);
+      continue;
+    }
+    options.log(peer.name);
+    await runPeer(options, peer, results);
+  }
+  return { peers, results, pageCacheDropped };
+}

@@ -1,0 +1,78 @@
+/**
+ * The printed comparison: one row per workload and peer, with the headline figure, the ratio
+ * to the direct download and to s3fs in the same run, the S3 requests made and the peer's peak
+ * RSS; then the targets. Pure text from a {@link BenchReport}.
+ */
+import { DIRECT, type BenchReport, type WorkloadResult } from './bench-report';
+import type { TargetVerdict } from './bench-targets';
+import { READ_WORKLOADS } from './read-workloads';
+
+const MiB = 2 ** 20;
+
+function ratio(result: WorkloadResult, report: BenchReport, other: string): string {
+  if (result.peer === other || result.value === undefined) return '';
+  const base = report.results.find((r) => r.workload === result.workload && r.peer === other)?.value;
+  return base ? `${(result.value / base).toFixed(2)}×` : '';
+}
+
+function requests(result: WorkloadResult): string {
+  if (!result.s3) return '';
+  const { requests: byMethod, lists, rangedGets } = result.s3;
+  const gets = (byMethod.GET ?? 0) - lists;
+  const parts = [`${gets} GET`];
+  if (rangedGets) parts[0] += ` (${rangedGets} ranged)`;
+  if (byMethod.HEAD) parts.push(`${byMethod.HEAD} HEAD`);
+  if (lists) parts.push(`${lists} LIST`);
+  return parts.join(', ');
+}
+
+function extra(result: WorkloadResult): string {
+  if (result.error) return `FAILED: ${result.error.split('\n')[0]}`;
+  const epochs = result.outcome?.epochSeconds;
+  if (epochs && epochs.length === 2) {
+    const [first, second] = epochs as [number, number];
+    return `epoch 1 ${first.toFixed(1)} s, epoch 2 ${second.toFixed(1)} s (e2/e1 ${(second / first).toFixed(2)})`;
+  }
+  if (result.outcome?.listSeconds !== undefined && result.unit === 'files/s') return `listing ${result.outcome.listSeconds.toFixed(1)} s`;
+  return '';
+}
+
+function formatValue(result: WorkloadResult): string {
+  if (result.value === undefined) return '—';
+  return `${result.value >= 100 ? result.value.toFixed(0) : result.value.toFixed(1)} ${result.unit}`;
+}
+
+function render(rows: string[][]): string {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  const line = (row: string[]): string => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const [head, ...body] = rows;
+  return [line(head ?? []), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+export function formatTable(report: BenchReport): string {
+  const rows: string[][] = [['workload', 'peer', 'result', 'time', `× ${DIRECT}`, '× s3fs', 'S3 requests', 'peak RSS', 'notes']];
+  for (const workload of READ_WORKLOADS) {
+    for (const result of report.results.filter((r) => r.workload === workload.id)) {
+      const cache = report.peers.find((p) => p.name === result.peer)?.memoryCacheBytes;
+      const rss = result.peakRssBytes === undefined ? '' : `${(result.peakRssBytes / MiB).toFixed(0)} MiB`;
+      rows.push([
+        workload.id,
+        result.peer,
+        formatValue(result),
+        result.outcome ? `${result.outcome.seconds.toFixed(2)} s` : '',
+        ratio(result, report, DIRECT),
+        ratio(result, report, 's3fs'),
+        requests(result),
+        cache === undefined || !rss ? rss : `${rss} (cache ${(cache / MiB).toFixed(0)})`,
+        extra(result),
+      ]);
+    }
+  }
+  return render(rows);
+}
+
+export function formatTargets(verdicts: readonly TargetVerdict[]): string {
+  return verdicts
+    .map((v) => `${v.met === undefined ? 'n/a ' : v.met ? 'MET ' : 'MISS'}  ${v.target}: ${v.detail}`)
+    .join('\n');
+}
