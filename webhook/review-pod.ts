@@ -75,7 +75,12 @@ export async function reviewPod(request: AdmissionRequest, deps: ReviewDeps): Pr
   const problems = [...parsed.problems];
   const injectedBefore = pod.metadata?.labels?.[INJECTED_LABEL] === 'true';
   if (wanted.optedOut) return skipped(uid, `pod ${who} opted out with ${OPT_OUT_ANNOTATION}: "false"`, warnings);
-  if (wanted.datasets.length === 0 && !injectedBefore) return skipped(uid, `pod ${who} asks for no dataset (no ${DATASETS_ANNOTATION} annotation or dataset.<N>.id label)`, warnings);
+  if (wanted.datasets.length === 0 && !injectedBefore) {
+    // Asked, but every name was unusable: say why rather than silently skipping the pod.
+    const asked = pod.metadata?.annotations?.[DATASETS_ANNOTATION] !== undefined || Object.keys(pod.metadata?.labels ?? {}).some((k) => k.startsWith('dataset.'));
+    if (!asked || problems.length === 0) return skipped(uid, `pod ${who} asks for no dataset (no ${DATASETS_ANNOTATION} annotation or dataset.<N>.id label)`, warnings);
+    return denied(uid, `datamount cannot give pod ${who} its datasets: ${numbered(problems)}`, warnings, []);
+  }
 
   problems.push(...reservedNameProblems(pod, injectedBefore));
 
@@ -92,7 +97,7 @@ export async function reviewPod(request: AdmissionRequest, deps: ReviewDeps): Pr
 
   const plan = planInjection(pod, namespace, wanted, entries, deps.config, problems, warnings);
   if (problems.length > 0) {
-    return denied(uid, `datamount cannot give pod ${who} its datasets: ${problems.map((p, i) => `(${i + 1}) ${p}`).join('; ')}`, warnings, wanted.datasets.map((d) => d.name));
+    return denied(uid, `datamount cannot give pod ${who} its datasets: ${numbered(problems)}`, warnings, wanted.datasets.map((d) => d.name));
   }
 
   const after = structuredClone(pod);
@@ -145,6 +150,10 @@ function denied(uid: string, message: string, warnings: string[], datasets: stri
     response: withWarnings({ uid, allowed: false, status: { code: 400, reason: 'BadRequest', message } }, warnings),
     outcome: 'denied', reason: message, datasets,
   };
+}
+
+function numbered(problems: string[]): string {
+  return problems.map((p, i) => `(${i + 1}) ${p}`).join('; ');
 }
 
 function withWarnings(response: AdmissionResponse, warnings: string[]): AdmissionResponse {
