@@ -1,0 +1,187 @@
+/**
+ * Blocks of objects, from the fastest tier that has them: memory, then disk, then S3.
+ *
+ * A block is `blockSize` bytes of one version of one object: its id is (bucket, key, ETag,
+ * index), so a new version of an object never hits an old version's blocks, and S3 reads carry
+ * If-Match with the ETag the file was opened with — a reader gets one version or ESTALE, never
+ * a mix.
+ *
+ * Single flight: a block being loaded has one promise that every concurrent reader awaits, so
+ * ten readers of a cold block cost one GET. Runs of consecutive missing blocks (the
+ * prefetcher's) are fetched with one ranged GET of up to `maxRequestBytes`, then split — the
+ * slices share the response's buffer, nothing is copied.
+ */
+import type { ObjectClient } from './object-client';
+import type { MemoryCache } from './memory-cache';
+import type { DiskCache } from './disk-cache';
+import type { SidecarMetrics } from './metrics';
+
+/** One version of one object, as a file handle sees it. */
+export interface ObjectVersion {
+  readonly key: string;
+  readonly etag: string;
+  readonly size: number;
+}
+
+export interface BlockCacheOptions {
+  readonly blockSize: number;
+  /** Largest ranged GET; runs of missing blocks are split into requests of at most this. */
+  readonly maxRequestBytes: number;
+  readonly dataset: string;
+}
+
+/**
+ * 1 MiB blocks: the kernel sends FUSE reads of at most 128 KiB (libfuse 2), so one block serves
+ * eight of them from one cache lookup; a random 1 MiB read touches at most two blocks; a 64 KiB
+ * file costs one small block file, not a large one.
+ */
+export const DEFAULT_BLOCK_SIZE = 1024 * 1024;
+/**
+ * 8 MiB GETs for sequential runs (mountpoint-s3's part size): large enough that per-request
+ * latency is amortised, small enough that a window of them keeps many connections busy.
+ */
+export const DEFAULT_MAX_REQUEST_BYTES = 8 * 1024 * 1024;
+
+interface Pending {
+  readonly promise: Promise<Buffer>;
+  resolve(block: Buffer): void;
+  reject(error: unknown): void;
+}
+
+export class BlockCache {
+  private readonly inflight = new Map<string, Pending>();
+
+  constructor(
+    private readonly client: ObjectClient,
+    private readonly memory: MemoryCache,
+    private readonly disk: DiskCache | undefined,
+    readonly options: BlockCacheOptions,
+    private readonly metrics: SidecarMetrics,
+  ) {}
+
+  get blockSize(): number {
+    return this.options.blockSize;
+  }
+
+  blockCount(object: ObjectVersion): number {
+    return Math.ceil(object.size / this.options.blockSize);
+  }
+
+  /** The block `index` of `object` (shorter than blockSize only at the end of the object). */
+  read(object: ObjectVersion, index: number): Promise<Buffer> {
+    const id = this.idOf(object, index);
+    const hit = this.memory.get(id);
+    if (hit) {
+      this.metrics.cacheHits.inc({ dataset: this.options.dataset, tier: 'memory' });
+      return Promise.resolve(hit);
+    }
+    const pending = this.inflight.get(id);
+    if (pending) return pending.promise;
+    this.metrics.cacheMisses.inc({ dataset: this.options.dataset, tier: 'memory' });
+    return this.load(object, [index])[0] ?? Promise.reject(new Error('no block loaded'));
+  }
+
+  /** Start loading blocks [first, first + count) that are neither cached nor on their way. */
+  prefetch(object: ObjectVersion, first: number, count: number): void {
+    const last = Math.min(first + count, this.blockCount(object));
+    const wanted: number[] = [];
+    for (let index = Math.max(0, first); index < last; index++) {
+      const id = this.idOf(object, index);
+      if (!this.memory.has(id) && !this.inflight.has(id)) wanted.push(index);
+    }
+    if (wanted.length > 0) void this.load(object, wanted);
+  }
+
+  /** Whether a block is in memory or being loaded (the prefetcher's view of progress). */
+  isAvailableOrLoading(object: ObjectVersion, index: number): boolean {
+    const id = this.idOf(object, index);
+    return this.memory.has(id) || this.inflight.has(id);
+  }
+
+  private idOf(object: ObjectVersion, index: number): string {
+    return `${this.client.bucket}\0${object.key}\0${object.etag}\0${index}`;
+  }
+
+  /** Register single-flight promises for `indices` (ascending), then fill them from disk or S3. */
+  private load(object: ObjectVersion, indices: number[]): Array<Promise<Buffer>> {
+    const pendings = indices.map((index) => {
+      const id = this.idOf(object, index);
+      let resolve!: (block: Buffer) => void;
+      let reject!: (error: unknown) => void;
+      const promise = new Promise<Buffer>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      // A prefetched block nobody reads must not become an unhandled rejection.
+      promise.catch(() => undefined);
+      const pending: Pending = { promise, resolve, reject };
+      this.inflight.set(id, pending);
+      void promise.then(
+        () => this.inflight.delete(id),
+        () => this.inflight.delete(id),
+      );
+      return { index, id, pending };
+    });
+    void this.fill(object, pendings);
+    return pendings.map((p) => p.pending.promise);
+  }
+
+  private async fill(object: ObjectVersion, blocks: Array<{ index: number; id: string; pending: Pending }>): Promise<void> {
+    let missing = blocks;
+    if (this.disk) {
+      const disk = this.disk;
+      const found = await Promise.all(blocks.map((b) => disk.get(b.id).catch(() => ({ found: false as const, reason: 'missing' as const }))));
+      missing = [];
+      blocks.forEach((block, i) => {
+        const lookup = found[i];
+        if (lookup?.found) {
+          this.metrics.cacheHits.inc({ dataset: this.options.dataset, tier: 'disk' });
+          this.memory.set(block.id, lookup.data);
+          block.pending.resolve(lookup.data);
+        } else {
+          this.metrics.cacheMisses.inc({ dataset: this.options.dataset, tier: 'disk', ...(lookup?.reason === 'corrupt' ? { reason: 'corrupt' } : {}) });
+          missing.push(block);
+        }
+      });
+    }
+    await Promise.all(this.runs(missing).map((run) => this.fetch(object, run)));
+  }
+
+  /** Group ascending blocks into runs of consecutive indices no longer than one request. */
+  private runs<T extends { index: number }>(blocks: T[]): T[][] {
+    const perRequest = Math.max(1, Math.floor(this.options.maxRequestBytes / this.options.blockSize));
+    const runs: T[][] = [];
+    let current: T[] = [];
+    for (const block of blocks) {
+      const previous = current[current.length - 1];
+      if (previous && (block.index !== previous.index + 1 || current.length >= perRequest)) {
+        runs.push(current);
+        current = [];
+      }
+      current.push(block);
+    }
+    if (current.length > 0) runs.push(current);
+    return runs;
+  }
+
+  private async fetch(object: ObjectVersion, run: Array<{ index: number; id: string; pending: Pending }>): Promise<void> {
+    const first = run[0];
+    if (!first) return;
+    const { blockSize } = this.options;
+    const offset = first.index * blockSize;
+    const length = Math.min(run.length * blockSize, object.size - offset);
+    try {
+      const { data } = await this.client.getRange(object.key, { offset, length }, object.etag);
+      if (data.length !== length) throw new Error(`${object.key}: got ${data.length} bytes at ${offset}, wanted ${length}`);
+      for (const block of run) {
+        const start = (block.index - first.index) * blockSize;
+        const slice = data.subarray(start, Math.min(start + blockSize, data.length));
+        this.memory.set(block.id, slice);
+        this.disk?.put(block.id, slice);
+        block.pending.resolve(slice);
+      }
+    } catch (error) {
+      for (const block of run) block.pending.reject(error);
+    }
+  }
+}

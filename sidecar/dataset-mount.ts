@@ -1,0 +1,153 @@
+/**
+ * One dataset, assembled: S3 client → metrics decorator → block cache (memory + disk) →
+ * metadata cache and file tree → handlers → FUSE mount. Both `mount` and `run` build their
+ * datasets here, so the two modes cannot drift apart.
+ */
+import { BlockCache, DEFAULT_BLOCK_SIZE, DEFAULT_MAX_REQUEST_BYTES } from './block-cache';
+import { deriveBlockKeys } from './block-file';
+import { DiskCache } from './disk-cache';
+import { FileTree } from './file-tree';
+import { createHandlers, type Handlers } from './fs-handlers';
+import { DEFAULT_OP_TIMEOUT_MS, DEFAULT_READAHEAD_KIB, mountHandlers, type Mounted } from './fuse-adapter';
+import { instrumentObjectClient } from './instrumented-object-client';
+import type { Logger } from './logger';
+import { MemoryCache } from './memory-cache';
+import { MetadataCache } from './metadata-cache';
+import type { SidecarMetrics } from './metrics';
+import type { ObjectClient } from './object-client';
+import { PathNames } from './path-names';
+import { DEFAULT_PREFETCH, type PrefetchOptions } from './prefetcher';
+import { S3ObjectClient, type S3Credentials } from './s3-object-client';
+import { DEFAULT_UPLOAD } from './upload';
+
+export interface DatasetSpec {
+  /** Label in logs and metrics (`namespace/name` in a pod, the bucket for `mount`). */
+  readonly name: string;
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly region?: string;
+  readonly forcePathStyle: boolean;
+  readonly credentials?: S3Credentials;
+  readonly readOnly: boolean;
+  readonly mountPoint: string;
+  /** Undefined = no disk tier. */
+  readonly cacheDir?: string;
+  readonly cacheBytes: number;
+  readonly memoryBytes: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly allowOther: boolean;
+  readonly metadataTtlMs: number;
+  readonly prefetch?: PrefetchOptions;
+  readonly readaheadKiB?: number;
+  readonly debug?: boolean;
+}
+
+export interface MountedDataset {
+  readonly spec: DatasetSpec;
+  readonly handlers: Handlers;
+  readonly disk: DiskCache | undefined;
+  readonly memory: MemoryCache;
+  /** Finish uploads, then unmount. */
+  close(): Promise<void>;
+}
+
+/** Negative entries live shorter than positive ones: a file being created elsewhere shows up soon. */
+const NEGATIVE_TTL_FRACTION = 0.5;
+
+export interface DatasetParts {
+  readonly handlers: Handlers;
+  readonly disk: DiskCache | undefined;
+  readonly memory: MemoryCache;
+  readonly client: ObjectClient;
+}
+
+/** Everything but the mount (tests build handlers over a memory client this way). */
+export function buildDataset(spec: DatasetSpec, rawClient: ObjectClient, log: Logger, metrics: SidecarMetrics): DatasetParts {
+  const client = instrumentObjectClient(rawClient, metrics, spec.name);
+  const memory = new MemoryCache(spec.memoryBytes);
+  const disk = spec.cacheDir
+    ? new DiskCache({
+        dir: spec.cacheDir,
+        maxBytes: spec.cacheBytes,
+        keys: deriveBlockKeys(spec.credentials ? `${spec.credentials.accessKeyId}\0${spec.credentials.secretAccessKey}` : '', {
+          endpoint: spec.endpoint,
+          bucket: spec.bucket,
+        }),
+        log,
+      })
+    : undefined;
+  const blocks = new BlockCache(client, memory, disk, { blockSize: DEFAULT_BLOCK_SIZE, maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES, dataset: spec.name }, metrics);
+  const names = new PathNames(spec.prefix);
+  const metadata = new MetadataCache({ ttlMs: spec.metadataTtlMs, negativeTtlMs: Math.floor(spec.metadataTtlMs * NEGATIVE_TTL_FRACTION) });
+  const tree = new FileTree(client, names, metadata, log);
+  const handlers = createHandlers({
+    client, names, tree, blocks, log, metrics,
+    readOnly: spec.readOnly,
+    uid: spec.uid,
+    gid: spec.gid,
+    prefetch: spec.prefetch ?? DEFAULT_PREFETCH,
+    upload: DEFAULT_UPLOAD,
+    dataset: spec.name,
+  });
+  metrics.collectors.push(() => {
+    metrics.memoryCacheBytes.set({ dataset: spec.name }, memory.bytes);
+    if (disk) metrics.diskCacheBytes.set({ dataset: spec.name }, disk.bytes);
+  });
+  return { handlers, disk, memory, client };
+}
+
+/** The S3 client of a dataset, with enough sockets for its prefetch window. */
+export function s3ClientFor(spec: DatasetSpec, log: Logger): S3ObjectClient {
+  const prefetch = spec.prefetch ?? DEFAULT_PREFETCH;
+  return new S3ObjectClient({
+    endpoint: spec.endpoint,
+    bucket: spec.bucket,
+    region: spec.region,
+    forcePathStyle: spec.forcePathStyle,
+    credentials: spec.credentials,
+    maxSockets: Math.max(32, 2 * Math.ceil(prefetch.maxWindowBytes / DEFAULT_MAX_REQUEST_BYTES) * 4),
+    onRetry: (error, attempt) => log.warn('retrying S3 request', { dataset: spec.name, attempt, kind: error.kind, message: error.message }),
+  });
+}
+
+export async function mountDataset(spec: DatasetSpec, log: Logger, metrics: SidecarMetrics): Promise<MountedDataset> {
+  const s3 = s3ClientFor(spec, log);
+  const parts = buildDataset(spec, s3, log, metrics);
+  let mounted: Mounted;
+  try {
+    mounted = await mountHandlers(parts.handlers, {
+      mountPoint: spec.mountPoint,
+      allowOther: spec.allowOther,
+      kernelCacheSeconds: Math.max(0, Math.min(1, spec.metadataTtlMs / 1000)),
+      readaheadKiB: spec.readaheadKiB ?? DEFAULT_READAHEAD_KIB,
+      opTimeoutMs: DEFAULT_OP_TIMEOUT_MS,
+      dataset: spec.name,
+      debug: spec.debug,
+    }, log, metrics);
+  } catch (error) {
+    s3.destroy();
+    throw error;
+  }
+  metrics.mounted.set({ dataset: spec.name }, 1);
+  log.info('mounted', { dataset: spec.name, bucket: spec.bucket, prefix: spec.prefix, mountPoint: spec.mountPoint, readOnly: spec.readOnly, cacheDir: spec.cacheDir });
+  let closing: Promise<void> | undefined;
+  return {
+    spec,
+    handlers: parts.handlers,
+    disk: parts.disk,
+    memory: parts.memory,
+    close: () => {
+      closing ??= (async () => {
+        await parts.handlers.finishUploads();
+        await mounted.unmount();
+        await parts.disk?.flush();
+        metrics.mounted.set({ dataset: spec.name }, 0);
+        s3.destroy();
+        log.info('unmounted', { dataset: spec.name, mountPoint: spec.mountPoint });
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,243 @@
+/**
+ * The second cache tier: blocks as files in the dataset's cache directory on the node, bounded
+ * in bytes, least recently used evicted first, surviving a restart of the sidecar.
+ *
+ * - Layout (docs/contract.md): `<dir>/<2 hex>/<48 hex>.blk`; files being written are
+ *   `.<name>.<random>.tmp` in the same folder and renamed into place, so a reader or a crash
+ *   never sees half a block under a `.blk` name (and a torn file would fail authentication).
+ * - The index (name → size, in LRU order) lives in memory; on start it is rebuilt by scanning
+ *   the directory in the background, oldest mtime first, so mounting is not delayed. Lookups
+ *   read the file directly, so blocks are served before the scan ends.
+ * - The node's janitor may delete any `.blk` at any moment: a missing file is a miss.
+ * - Recency for the janitor: a served block's mtime is bumped, at most once a minute per file.
+ * - Disk full (ENOSPC/EDQUOT) → stop writing for a while and serve reads uncached.
+ * - Writes are best-effort and bounded: when too many are queued, new ones are dropped.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { blockFileName, decodeBlock, encodeBlock, type BlockKeys } from './block-file';
+import type { Logger } from './logger';
+
+export interface DiskCacheOptions {
+  readonly dir: string;
+  readonly maxBytes: number;
+  readonly keys: BlockKeys;
+  readonly log: Logger;
+  /** How long writing stays off after the disk filled up. */
+  readonly fullBackoffMs?: number;
+  /** Writes waiting or running beyond which new blocks are not cached. */
+  readonly maxPendingWrites?: number;
+}
+
+export type DiskLookup = { found: true; data: Buffer } | { found: false; reason: 'missing' | 'corrupt' };
+
+interface IndexEntry {
+  size: number;
+  touched: number;
+}
+
+const TOUCH_INTERVAL_MS = 60_000;
+const DEFAULT_FULL_BACKOFF_MS = 30_000;
+const DEFAULT_MAX_PENDING_WRITES = 32;
+const MAX_PARALLEL_WRITES = 4;
+
+export class DiskCache {
+  /** Relative file path → entry, oldest first (a Map keeps insertion order). */
+  private readonly index = new Map<string, IndexEntry>();
+  private totalBytes = 0;
+  private fullUntil = 0;
+  private readonly writeQueue: Array<() => Promise<void>> = [];
+  private writesRunning = 0;
+  private readonly idle = new Set<() => void>();
+  private readonly createdFolders = new Set<string>();
+  /** Resolves when the start-up scan has rebuilt the index. */
+  readonly ready: Promise<void>;
+
+  constructor(private readonly options: DiskCacheOptions) {
+    this.ready = this.scan().catch((error: unknown) => options.log.warn('disk cache scan failed; starting empty', { dir: options.dir, error }));
+  }
+
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  get files(): number {
+    return this.index.size;
+  }
+
+  /** Where the block `id` lives (for tests and tools). */
+  fileOf(id: string): string {
+    return path.join(this.options.dir, this.relativeOf(id));
+  }
+
+  async get(id: string): Promise<DiskLookup> {
+    const relative = this.relativeOf(id);
+    const file = path.join(this.options.dir, relative);
+    let bytes: Buffer;
+    try {
+      bytes = await fs.readFile(file);
+    } catch {
+      this.forget(relative);
+      return { found: false, reason: 'missing' };
+    }
+    const data = decodeBlock(this.options.keys, id, bytes);
+    if (!data) {
+      this.options.log.warn('cached block failed authentication; refetching', { file });
+      this.forget(relative);
+      await fs.unlink(file).catch(() => undefined);
+      return { found: false, reason: 'corrupt' };
+    }
+    this.touch(relative, file, bytes.length);
+    return { found: true, data };
+  }
+
+  /** Cache a block in the background; dropped when the disk is full or too busy. */
+  put(id: string, data: Buffer): void {
+    if (Date.now() < this.fullUntil) return;
+    const relative = this.relativeOf(id);
+    if (this.index.has(relative)) return;
+    if (this.writeQueue.length + this.writesRunning >= (this.options.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES)) return;
+    this.writeQueue.push(() => this.write(id, relative, data));
+    this.pump();
+  }
+
+  /** Resolves once every queued write has finished (tests, shutdown). */
+  async flush(): Promise<void> {
+    if (this.writesRunning === 0 && this.writeQueue.length === 0) return;
+    await new Promise<void>((resolve) => this.idle.add(resolve));
+  }
+
+  get degraded(): boolean {
+    return Date.now() < this.fullUntil;
+  }
+
+  private pump(): void {
+    while (this.writesRunning < MAX_PARALLEL_WRITES) {
+      const next = this.writeQueue.shift();
+      if (!next) break;
+      this.writesRunning++;
+      void next().finally(() => {
+        this.writesRunning--;
+        this.pump();
+        if (this.writesRunning === 0 && this.writeQueue.length === 0) {
+          for (const resolve of this.idle) resolve();
+          this.idle.clear();
+        }
+      });
+    }
+  }
+
+  private async write(id: string, relative: string, data: Buffer): Promise<void> {
+    if (Date.now() < this.fullUntil || this.index.has(relative)) return;
+    const encoded = encodeBlock(this.options.keys, id, data);
+    if (encoded.length > this.options.maxBytes) return;
+    await this.evictFor(encoded.length);
+    this.totalBytes += encoded.length; // reserved now, so parallel writes cannot overshoot the bound
+    let stored = false;
+    const file = path.join(this.options.dir, relative);
+    const folder = path.dirname(file);
+    const temporary = path.join(folder, `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      if (!this.createdFolders.has(folder)) {
+        await fs.mkdir(folder, { recursive: true });
+        this.createdFolders.add(folder);
+      }
+      await fs.writeFile(temporary, encoded, { flag: 'wx' });
+      await fs.rename(temporary, file);
+      stored = true;
+    } catch (error) {
+      await fs.unlink(temporary).catch(() => undefined);
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        const backoff = this.options.fullBackoffMs ?? DEFAULT_FULL_BACKOFF_MS;
+        if (Date.now() >= this.fullUntil) this.options.log.warn('cache disk full; serving reads uncached for a while', { dir: this.options.dir, backoffMs: backoff });
+        this.fullUntil = Date.now() + backoff;
+      } else if (code === 'ENOENT') {
+        this.createdFolders.delete(folder); // the janitor removed the folder; make it again next time
+      } else {
+        this.options.log.warn('could not cache a block', { file, error });
+      }
+    } finally {
+      this.totalBytes -= encoded.length;
+      if (stored) this.remember(relative, encoded.length);
+    }
+  }
+
+  /** Delete least recently used blocks until `incoming` more bytes fit under the bound. */
+  private async evictFor(incoming: number): Promise<void> {
+    const victims: string[] = [];
+    for (const [relative, entry] of this.index) {
+      if (this.totalBytes + incoming <= this.options.maxBytes) break;
+      victims.push(relative);
+      this.totalBytes -= entry.size;
+    }
+    for (const relative of victims) this.index.delete(relative);
+    await Promise.all(victims.map((relative) => fs.unlink(path.join(this.options.dir, relative)).catch(() => undefined)));
+  }
+
+  private remember(relative: string, size: number): void {
+    const existing = this.index.get(relative);
+    if (existing) {
+      this.totalBytes -= existing.size;
+      this.index.delete(relative);
+    }
+    this.index.set(relative, { size, touched: Date.now() });
+    this.totalBytes += size;
+  }
+
+  private forget(relative: string): void {
+    const entry = this.index.get(relative);
+    if (!entry) return;
+    this.index.delete(relative);
+    this.totalBytes -= entry.size;
+  }
+
+  private touch(relative: string, file: string, size: number): void {
+    const entry = this.index.get(relative);
+    const now = Date.now();
+    if (!entry) {
+      this.remember(relative, size);
+      return;
+    }
+    this.index.delete(relative);
+    this.index.set(relative, entry);
+    if (now - entry.touched < TOUCH_INTERVAL_MS) return;
+    entry.touched = now;
+    const when = new Date(now);
+    void fs.utimes(file, when, when).catch(() => undefined);
+  }
+
+  private relativeOf(id: string): string {
+    const name = blockFileName(this.options.keys, id);
+    return path.join(name.slice(0, 2), name);
+  }
+
+  /** Rebuild the index from the files on disk, oldest first; remove leftovers of torn writes. */
+  private async scan(): Promise<void> {
+    await fs.mkdir(this.options.dir, { recursive: true });
+    const found: Array<{ relative: string; size: number; mtime: number }> = [];
+    for (const folder of await fs.readdir(this.options.dir, { withFileTypes: true })) {
+      if (!folder.isDirectory()) continue;
+      const folderPath = path.join(this.options.dir, folder.name);
+      for (const name of await fs.readdir(folderPath).catch(() => [] as string[])) {
+        const file = path.join(folderPath, name);
+        if (name.endsWith('.tmp')) {
+          await fs.unlink(file).catch(() => undefined);
+          continue;
+        }
+        if (!name.endsWith('.blk')) continue;
+        const stat = await fs.stat(file).catch(() => undefined);
+        if (stat?.isFile()) found.push({ relative: path.join(folder.name, name), size: stat.size, mtime: stat.mtimeMs });
+      }
+    }
+    found.sort((a, b) => a.mtime - b.mtime);
+    const fresher = new Map(this.index);
+    this.index.clear();
+    this.totalBytes = 0;
+    for (const file of found) if (!fresher.has(file.relative)) this.remember(file.relative, file.size);
+    for (const [relative, entry] of fresher) this.remember(relative, entry.size);
+    if (this.totalBytes > this.options.maxBytes) await this.evictFor(0);
+    this.options.log.info('disk cache ready', { dir: this.options.dir, files: this.index.size, bytes: this.totalBytes });
+  }
+}

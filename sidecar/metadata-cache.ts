@@ -1,0 +1,81 @@
+/**
+ * Attributes and directory listings remembered for a while, so `ls -l`, `find` and every open
+ * do not each cost S3 requests. Entries expire after `ttlMs`; misses are remembered too
+ * (negative entries, `negativeTtlMs`) because tools probe many names that do not exist
+ * (`.git`, `__pycache__`, locale files). Bounded in entries, least recently used out first.
+ */
+import { LRUCache } from 'lru-cache';
+
+export type Entry =
+  | { readonly kind: 'file'; readonly size: number; readonly etag: string; readonly mtime: Date }
+  | { readonly kind: 'directory'; readonly mtime: Date };
+
+/** A directory's entries by name, in listing order. */
+export type Listing = ReadonlyMap<string, Entry>;
+
+export interface MetadataCacheOptions {
+  readonly ttlMs: number;
+  readonly negativeTtlMs: number;
+  readonly maxEntries?: number;
+  readonly now?: () => number;
+}
+
+interface Timed<T> {
+  readonly value: T;
+  readonly expires: number;
+}
+
+const DEFAULT_MAX_ENTRIES = 200_000;
+
+export class MetadataCache {
+  private readonly entries: LRUCache<string, Timed<Entry | null>>;
+  private readonly listings: LRUCache<string, Timed<Listing>>;
+  private readonly now: () => number;
+
+  constructor(private readonly options: MetadataCacheOptions) {
+    this.now = options.now ?? Date.now;
+    const max = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.entries = new LRUCache({ max });
+    // A listing holds up to a directory's worth of entries; keep fewer of them.
+    this.listings = new LRUCache({ max: Math.max(16, Math.floor(max / 1000)) });
+  }
+
+  /** The entry at `path`; `null` = known not to exist; `undefined` = unknown or expired. */
+  entry(path: string): Entry | null | undefined {
+    const timed = this.entries.get(path);
+    if (!timed) return undefined;
+    if (timed.expires <= this.now()) {
+      this.entries.delete(path);
+      return undefined;
+    }
+    return timed.value;
+  }
+
+  setEntry(path: string, entry: Entry | null): void {
+    const ttl = entry === null ? this.options.negativeTtlMs : this.options.ttlMs;
+    if (ttl <= 0) return;
+    this.entries.set(path, { value: entry, expires: this.now() + ttl });
+  }
+
+  listing(path: string): Listing | undefined {
+    const timed = this.listings.get(path);
+    if (!timed) return undefined;
+    if (timed.expires <= this.now()) {
+      this.listings.delete(path);
+      return undefined;
+    }
+    return timed.value;
+  }
+
+  setListing(path: string, listing: Listing): void {
+    if (this.options.ttlMs <= 0) return;
+    this.listings.set(path, { value: listing, expires: this.now() + this.options.ttlMs });
+  }
+
+  /** Forget what is known about `path` and its parent directory's listing (after a write). */
+  invalidate(path: string, parent: string): void {
+    this.entries.delete(path);
+    this.listings.delete(path);
+    this.listings.delete(parent);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The object-store port: everything the file system needs from S3, and nothing more. One real
+ * implementation (`s3-object-client.ts`, the only file that knows the AWS SDK) and one in memory
+ * (`memory-object-client.ts`, for unit tests), as mountpoint-s3 does with its `ObjectClient`.
+ *
+ * A client is bound to one bucket. Failures are `ObjectClientError`s whose `kind` is all the file
+ * system needs to choose an errno (see `errno.ts`); the SDK's error stays in `cause` for the log.
+ */
+
+/** What a listing or a HEAD says about one object. */
+export interface ObjectInfo {
+  readonly key: string;
+  readonly size: number;
+  /** The ETag exactly as the server sent it, quotes included; it names one version of the bytes. */
+  readonly etag: string;
+  readonly lastModified: Date;
+}
+
+/** One page of ListObjectsV2. */
+export interface ListPage {
+  readonly objects: ObjectInfo[];
+  /** Common prefixes (with their trailing delimiter) when a delimiter was given. */
+  readonly prefixes: string[];
+  /** Continuation token of the next page; undefined on the last page. */
+  readonly nextToken?: string;
+}
+
+export interface ListRequest {
+  readonly prefix: string;
+  readonly delimiter?: string;
+  readonly token?: string;
+  readonly maxKeys?: number;
+}
+
+/** A byte range: `offset` and `length` (never a suffix range, which some servers get wrong). */
+export interface ByteRange {
+  readonly offset: number;
+  readonly length: number;
+}
+
+export interface RangeResult {
+  /** Exactly the requested bytes (shorter only when the object ends first). */
+  readonly data: Buffer;
+  readonly etag: string;
+}
+
+export interface CompletedPart {
+  readonly partNumber: number;
+  readonly etag: string;
+}
+
+export interface ObjectClient {
+  readonly bucket: string;
+  list(request: ListRequest): Promise<ListPage>;
+  head(key: string): Promise<ObjectInfo>;
+  /** A ranged GET; with `ifMatch` the server refuses (PreconditionFailed) when the object changed. */
+  getRange(key: string, range: ByteRange, ifMatch?: string): Promise<RangeResult>;
+  put(key: string, body: Buffer): Promise<{ etag: string }>;
+  createMultipartUpload(key: string): Promise<string>;
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<string>;
+  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[]): Promise<{ etag: string }>;
+  abortMultipartUpload(key: string, uploadId: string): Promise<void>;
+  delete(key: string): Promise<void>;
+  copy(sourceKey: string, destinationKey: string, ifMatch?: string): Promise<{ etag: string }>;
+}
+
+/**
+ * Why a request failed, as far as the file system cares:
+ * - `NotFound`: no such key (or bucket) → ENOENT
+ * - `AccessDenied`: credentials refused → EACCES
+ * - `PreconditionFailed`: If-Match failed, the object changed → ESTALE
+ * - `Throttled`: 503 SlowDown / 429 after retries → EIO
+ * - `Transient`: 5xx, reset, timeout after retries → EIO
+ * - `Other`: anything else → EIO
+ */
+export type ObjectErrorKind = 'NotFound' | 'AccessDenied' | 'PreconditionFailed' | 'Throttled' | 'Transient' | 'Other';
+
+export class ObjectClientError extends Error {
+  constructor(
+    readonly kind: ObjectErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ObjectClientError';
+  }
+
+  /** Whether trying the same request again may succeed. */
+  get retryable(): boolean {
+    return this.kind === 'Throttled' || this.kind === 'Transient';
+  }
+}
+
+export function isObjectError(error: unknown, kind?: ObjectErrorKind): error is ObjectClientError {
+  return error instanceof ObjectClientError && (kind === undefined || error.kind === kind);
+}
