@@ -41,6 +41,8 @@ export interface DatasetUsage {
 export interface CacheScan {
   blocks: CacheBlock[];
   folders: CacheFolder[];
+  /** Folders or files that could not be read (EACCES, EIO…), with the cause; at most 20 listed. */
+  unreadable: string[];
 }
 
 export interface ScanOptions {
@@ -62,12 +64,12 @@ function isMissing(err: unknown): boolean {
 /** Walks the cache root. A missing root is an empty cache. */
 export async function scanCache(root: string, options: ScanOptions = {}): Promise<CacheScan> {
   const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
-  const scan: CacheScan = { blocks: [], folders: [] };
+  const scan: CacheScan = { blocks: [], folders: [], unreadable: [] };
   const namespaces = await listDirectory(root);
   for (const ns of namespaces) {
     if (!ns.isDirectory()) continue;
     const nsPath = join(root, ns.name);
-    const datasets = await listDirectory(nsPath);
+    const datasets = await listDirectory(nsPath, scan);
     scan.folders.push({ path: nsPath, depth: 1, entries: datasets.length, parent: undefined });
     for (const dataset of datasets) {
       if (!dataset.isDirectory()) continue;
@@ -77,20 +79,33 @@ export async function scanCache(root: string, options: ScanOptions = {}): Promis
   return scan;
 }
 
-async function listDirectory(path: string): Promise<Array<{ name: string; isDirectory(): boolean; isFile(): boolean }>> {
+/**
+ * The entries of a folder; a missing one is empty. An unreadable one is empty too, and noted
+ * in `scan.unreadable` — one bad folder must not stop the report or the janitor — except for
+ * the root (no `scan`), where it is an error worth failing the run for.
+ */
+async function listDirectory(path: string, scan?: CacheScan): Promise<Array<{ name: string; isDirectory(): boolean; isFile(): boolean }>> {
   const entries = [];
   try {
     for await (const entry of await opendir(path, { bufferSize: 256 })) entries.push(entry);
   } catch (err) {
-    if (!isMissing(err)) throw err;
+    if (isMissing(err)) return entries;
+    if (scan === undefined) throw err;
+    noteUnreadable(scan, path, err);
   }
   return entries;
+}
+
+const MAX_UNREADABLE = 20;
+
+function noteUnreadable(scan: CacheScan, path: string, err: unknown): void {
+  if (scan.unreadable.length < MAX_UNREADABLE) scan.unreadable.push(`${path}: ${err instanceof Error ? err.message : String(err)}`);
 }
 
 async function walkDataset(top: string, dataset: string, nsPath: string, scan: CacheScan, concurrency: number): Promise<void> {
   const pending: Array<{ path: string; depth: number; parent: string }> = [{ path: top, depth: 2, parent: nsPath }];
   for (let folder = pending.pop(); folder !== undefined; folder = pending.pop()) {
-    const entries = await listDirectory(folder.path);
+    const entries = await listDirectory(folder.path, scan);
     scan.folders.push({ path: folder.path, depth: folder.depth, entries: entries.length, parent: folder.parent });
     const files: string[] = [];
     for (const entry of entries) {
@@ -103,8 +118,8 @@ async function walkDataset(top: string, dataset: string, nsPath: string, scan: C
         try {
           return { path, stat: await lstat(path) };
         } catch (err) {
-          if (isMissing(err)) return undefined;
-          throw err;
+          if (!isMissing(err)) noteUnreadable(scan, path, err);
+          return undefined;
         }
       }));
       for (const entry of stats) {

@@ -71,6 +71,7 @@ class NodeReporter {
       evictedBlocks: janitor.evicted.blocks, evictedBytes: janitor.evicted.bytes,
       removedFolders: janitor.removedFolders.length,
       ...(janitor.failures.length > 0 ? { evictionFailures: janitor.failures } : {}),
+      ...(scan.unreadable.length > 0 ? { unreadable: scan.unreadable } : {}),
     });
     if (!this.config.once) this.watchFolders(scan.folders.filter((folder) => folder.depth <= 2 && !janitor.removedFolders.includes(folder.path)));
     const datasets = JSON.stringify(usage);
@@ -207,7 +208,13 @@ export async function runReporter(argv: string[], deps: ReporterDeps = {}): Prom
     else log.error('cannot reach the Kubernetes API from this pod', { error });
     return 2;
   }
-  await mkdir(config.cacheRoot, { recursive: true });
+  try {
+    // The DaemonSet's hostPath is DirectoryOrCreate; this covers running outside it.
+    await mkdir(config.cacheRoot, { recursive: true });
+  } catch (error) {
+    log.error('cannot create the cache root', { cacheRoot: config.cacheRoot, error });
+    return 1;
+  }
   const reporter = new NodeReporter(config, store, log, deps.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS);
   log.info('cache reporter starting', {
     node: config.node, cacheRoot: config.cacheRoot, budget: config.budget, intervalMs: config.intervalMs, once: config.once,

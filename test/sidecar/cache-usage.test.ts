@@ -67,7 +67,7 @@ describe('cache usage', () => {
   describe('when the root does not exist', () => {
     it('reports an empty cache', async () => {
       const scan = await scanCache(join(root, 'missing'));
-      expect(scan).toEqual({ blocks: [], folders: [] });
+      expect(scan).toEqual({ blocks: [], folders: [], unreadable: [] });
     });
   });
 
