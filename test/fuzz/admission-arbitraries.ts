@@ -20,8 +20,16 @@ export const FUZZ_NAMESPACE = 'ml';
 export const KNOWN_DATASETS = ['imagenet', 'coco', 'scratch', 'legacy'] as const;
 /** Exists only in namespace `other`: a pod in `ml` must never get it. */
 export const FOREIGN_DATASET = 'private-y';
-/** The Secrets Datasets of `ml` reference; a patch may name no other. */
-export const ML_SECRETS = ['imagenet-creds', 'scratch-creds', 'legacy-creds'] as const;
+/** The Secrets the Datasets of each namespace reference: a pod's patch may name no other. */
+export const NAMESPACE_SECRETS: Readonly<Record<string, readonly string[]>> = {
+  ml: ['imagenet-creds', 'scratch-creds', 'legacy-creds'],
+  other: ['other-creds'],
+};
+/** The Datasets each namespace has: nothing else may be injected into its pods. */
+export const NAMESPACE_DATASETS: Readonly<Record<string, readonly string[]>> = {
+  ml: KNOWN_DATASETS,
+  other: [FOREIGN_DATASET],
+};
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -41,16 +49,27 @@ export interface RawCase {
 
 const dnsLabel = fc.stringMatching(/^[a-z]([a-z0-9-]{0,10}[a-z0-9])?$/);
 
-const quantity = fc.constantFrom('100m', '1', '250m', '2Gi', '512Mi', '1.5', '10Gi', '64Ki', '-1', '1e3', 'abc', '', '9999999Ei', '1.5.5Gi');
-const mountPath = fc.oneof(
-  fc.constantFrom('/data/x', '/mnt/datasets/a', '/work', 'relative/path', '/', '/etc', '/data/../etc', '', '/data//y', '/mnt/datasets/imagenet'),
-  fc.stringMatching(/^\/[a-z0-9_/-]{1,24}$/),
+/** Mostly right, sometimes wrong: a user mistake must be a clean denial, a right value a patch that applies. */
+const mostly = <T>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<T>): fc.Arbitrary<T> => fc.oneof({ weight: 6, arbitrary: good }, { weight: 1, arbitrary: bad });
+
+const badQuantity = fc.constantFrom('-1', 'abc', '', '9999999Ei', '1.5.5Gi', '250m');
+const byteQuantity = mostly(fc.constantFrom('64Mi', '512Mi', '2Gi', '10Gi', '1G'), badQuantity);
+/** Requests drawn below limits, so a right pair never has the request above the limit. */
+const resourceValue = {
+  'cpu-request': mostly(fc.constantFrom('50m', '100m', '250m'), badQuantity),
+  'cpu-limit': mostly(fc.constantFrom('500m', '1', '2'), badQuantity),
+  'memory-request': mostly(fc.constantFrom('64Mi', '128Mi', '256Mi'), badQuantity),
+  'memory-limit': mostly(fc.constantFrom('512Mi', '1Gi', '2Gi'), badQuantity),
+};
+const mountPath = mostly(
+  fc.oneof(fc.constantFrom('/data/x', '/work', '/mnt/datasets/imagenet'), fc.stringMatching(/^\/[a-z0-9_-]{1,12}(\/[a-z0-9_-]{1,12}){0,2}$/)),
+  fc.constantFrom('relative/path', '/', '/etc', '/data/../etc', '', '/data//y', '/proc/x'),
 );
-const readOnly = fc.constantFrom('true', 'false', 'TRUE', 'yes', '');
-const useAs = fc.constantFrom('mount', 'env', 'mount,env', 'env, mount', 'configmap', 'bogus', '');
-const affinity = fc.constantFrom('preferred', 'required', 'none', 'maybe', '');
+const readOnly = mostly(fc.constant('true'), fc.constantFrom('false', 'TRUE', 'yes', ''));
+const useAs = mostly(fc.constantFrom('mount', 'env', 'mount,env'), fc.constantFrom('env, mount', 'configmap', 'bogus', ''));
+const affinity = mostly(fc.constantFrom('preferred', 'required', 'none'), fc.constantFrom('maybe', ''));
 const datasetName = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom(...KNOWN_DATASETS) },
+  { weight: 18, arbitrary: fc.constantFrom(...KNOWN_DATASETS) },
   { weight: 1, arbitrary: fc.constant(FOREIGN_DATASET) },
   { weight: 1, arbitrary: dnsLabel },
 );
@@ -80,39 +99,46 @@ interface PodShape {
   named: boolean;
   namespaced: boolean;
   runAsUser?: number;
+  zoneAffinity: boolean;
   fsGroup?: number;
 }
 
+/** Present about half the time (fast-check: nil with probability 1/freq). */
 const optional = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(arb, { nil: undefined, freq: 2 });
 
 const podShape: fc.Arbitrary<PodShape> = fc.record({
   names: fc.uniqueArray(dnsLabel, { minLength: 1, maxLength: 5 }),
   initCount: fc.nat({ max: 2 }),
-  datasets: fc.array(datasetName, { maxLength: 4 }),
+  datasets: fc.oneof({ weight: 1, arbitrary: fc.constant<string[]>([]) }, { weight: 9, arbitrary: fc.array(datasetName, { minLength: 1, maxLength: 3 }) }),
   separator: fc.constantFrom(',', ', ', ' ,', ',,'),
   perDataset: fc.array(
-    fc.record({ mountPath: optional(mountPath), containers: optional(fc.string({ maxLength: 2 })), readOnly: optional(readOnly), useAs: optional(useAs) }),
+    fc.record({ mountPath: optional(mountPath), containers: optional(fc.string({ minLength: 1, maxLength: 3 })), readOnly: optional(readOnly), useAs: optional(useAs) }),
     { minLength: 4, maxLength: 4 },
   ),
-  resources: fc.record(
-    { 'cpu-request': quantity, 'cpu-limit': quantity, 'memory-request': quantity, 'memory-limit': quantity },
-    { requiredKeys: [] },
+  resources: fc.oneof(
+    { weight: 3, arbitrary: fc.constant({}) },
+    { weight: 1, arbitrary: fc.record(resourceValue, { requiredKeys: [] }) },
   ),
-  cacheSize: optional(quantity),
-  cacheMemory: optional(quantity),
+  cacheSize: optional(byteQuantity),
+  cacheMemory: optional(byteQuantity),
   cacheAffinity: optional(affinity),
-  optOut: fc.option(fc.constantFrom('false', 'true', 'no'), { nil: undefined, freq: 8 }),
-  datashim: fc.array(fc.record({ id: datasetName, useas: optional(fc.constantFrom('mount', 'configmap', 'mount.configmap', 'bogus')) }), { maxLength: 2 }),
+  optOut: fc.oneof({ weight: 12, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('false', 'true', 'no') }),
+  datashim: fc.oneof(
+    { weight: 4, arbitrary: fc.constant<PodShape['datashim']>([]) },
+    { weight: 1, arbitrary: fc.array(fc.record({ id: datasetName, useas: optional(mostly(fc.constantFrom('mount', 'configmap', 'mount.configmap'), fc.constant('bogus'))) }), { maxLength: 2 }) },
+  ),
   named: fc.boolean(),
   namespaced: fc.boolean(),
   runAsUser: optional(fc.integer({ min: 0, max: 65535 })),
+  zoneAffinity: fc.boolean(),
   fsGroup: optional(fc.integer({ min: 0, max: 65535 })),
 });
 
 /** The `containers` annotation: a subset of the pod's names, sometimes with one that does not exist. */
 function containersValue(selector: string, names: string[]): string {
   const picked = names.filter((_, i) => (selector.charCodeAt(i % Math.max(1, selector.length)) || 0) % 2 === 0);
-  if (selector.length === 1) picked.push('no-such-container');
+  if (selector === 'x') picked.push('no-such-container');
+  if (picked.length === 0) picked.push(names[0] ?? 'none');
   return picked.join(',');
 }
 
@@ -152,6 +178,9 @@ function podFrom(shape: PodShape): fc.Arbitrary<JsonObject> {
     if (shape.runAsUser !== undefined) securityContext.runAsUser = shape.runAsUser;
     if (shape.fsGroup !== undefined) securityContext.fsGroup = shape.fsGroup;
     if (Object.keys(securityContext).length > 0) spec.securityContext = securityContext;
+    if (shape.zoneAffinity) {
+      spec.affinity = { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 10, preference: { matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }] } }] } };
+    }
     return { apiVersion: 'v1', kind: 'Pod', metadata, spec };
   });
 }
