@@ -168,6 +168,12 @@ describe('the images', () => {
     expect(sidecar.image).toBe(CONFIG_DEFAULTS.DATAMOUNT_SIDECAR_IMAGE);
   });
 
+  it('the sidecar program has the `run` and `report` commands the pods ask for', () => {
+    const main = readFileSync(path.join(ROOT, 'sidecar/main.ts'), 'utf8');
+    expect(main).toContain("case 'run':");
+    expect(main).toContain("case 'report':");
+  });
+
   it('the reporter runs `datamount-sidecar report` from the same sidecar image', () => {
     expect(reporterContainer.image).toBe(webhookConfigFromManifest.sidecarImage);
     expect(reporterContainer.command).toBeUndefined();
