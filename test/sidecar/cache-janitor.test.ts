@@ -67,6 +67,19 @@ describe('cache janitor', () => {
       expect((await scanCache(root)).blocks).toHaveLength(5);
     });
 
+    it('reports a block it cannot delete and evicts the next oldest instead', async () => {
+      const scan = await scanCache(root);
+      // Unlinking a directory fails (EISDIR), like a block on a read-only or broken disk would.
+      await rm(join(root, 'ml/imagenet/a/1.blk'));
+      await mkdir(join(root, 'ml/imagenet/a/1.blk'));
+      const result = await runJanitor(scan, { root, budget: { maxBytes: 3500 } });
+      expect(result.failures).toEqual([expect.stringContaining('ml/imagenet/a/1.blk')]);
+      expect(result.evicted).toEqual({ blocks: 2, bytes: 2000 });
+      expect(await exists(join(root, 'ml/coco/2.blk'))).toBe(false);
+      expect(await exists(join(root, 'ml/imagenet/a/3.blk'))).toBe(false);
+      expect(await exists(join(root, 'team/logs/4.blk'))).toBe(true);
+    });
+
     it('counts a block already deleted by someone else as gone, without failing', async () => {
       const scan = await scanCache(root);
       await rm(join(root, 'ml/imagenet/a/1.blk'));
