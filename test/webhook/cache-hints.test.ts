@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -366,5 +367,48 @@ describe('planCacheHints', () => {
       expect(second.affinity).toEqual(first.affinity);
       expect(second.annotation).toEqual(first.annotation);
     });
+  });
+});
+
+describe('cache hints on arbitrary input', () => {
+  const nodeName = fc.constantFrom('node-a', 'node-b', 'node-c', 'node-d');
+  const datasetKey = fc.constantFrom('ml/imagenet', 'ml/coco', 'ml/labels');
+  const reportValue = fc.oneof(
+    fc.string(),
+    fc.json(),
+    fc.record({
+      updated: fc.oneof(fc.constant('2026-11-29T05:00:00Z'), fc.string(), fc.integer()),
+      datasets: fc.oneof(fc.dictionary(datasetKey, fc.oneof(fc.record({ bytes: fc.oneof(fc.nat(), fc.double(), fc.string()) }), fc.anything())), fc.anything()),
+    }).map((value) => JSON.stringify(value)),
+  );
+  const hostExpression = fc.record({ key: fc.constantFrom(HOSTNAME_LABEL, 'zone'), operator: fc.constantFrom('In', 'NotIn', 'Exists'), values: fc.array(nodeName, { maxLength: 3 }) });
+  const affinity = fc.oneof(
+    fc.anything(),
+    fc.record({
+      nodeAffinity: fc.record({
+        preferredDuringSchedulingIgnoredDuringExecution: fc.array(fc.record({ weight: fc.integer({ min: 1, max: 100 }), preference: fc.record({ matchExpressions: fc.array(hostExpression, { maxLength: 2 }) }) }), { maxLength: 3 }),
+        requiredDuringSchedulingIgnoredDuringExecution: fc.record({ nodeSelectorTerms: fc.array(fc.record({ matchExpressions: fc.array(hostExpression, { maxLength: 2 }) }), { maxLength: 3 }) }),
+      }, { requiredKeys: [] }),
+    }, { requiredKeys: [] }),
+  );
+
+  it('never throws, plans within bounds, and planning twice changes nothing', () => {
+    fc.assert(fc.property(
+      fc.dictionary(nodeName, reportValue),
+      affinity,
+      fc.constantFrom<'preferred' | 'required' | 'none'>('preferred', 'required', 'none'),
+      fc.array(datasetKey, { maxLength: 3 }),
+      fc.integer({ min: 0, max: 5 }),
+      (data, podAffinity, mode, datasetKeys, maxNodes) => {
+        const reports = parseCacheLocations(data, () => {});
+        const plan = (a: unknown) => planCacheHints({ podSpec: { affinity: a }, datasetKeys, reports, mode, now: NOW, ttlMs: 365 * 86_400_000, maxNodes });
+        const first = plan(structuredClone(podAffinity));
+        expect(typeof first.reason).toBe('string');
+        const named = first.annotation?.split(',') ?? [];
+        expect(named.length).toBeLessThanOrEqual(maxNodes);
+        for (const entry of named) expect(entry).toMatch(/^node-[a-d]=([1-9]\d?|100)%$/);
+        if (first.affinity !== undefined) expect(plan(first.affinity).affinity).toEqual(first.affinity);
+      },
+    ), { numRuns: 500 });
   });
 });
