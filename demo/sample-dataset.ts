@@ -1,7 +1,11 @@
 /**
  * A sample dataset that looks like training data: ImageNet-style class folders of image-sized
- * files (`train/n01440764/img_00001.jpg`, 20–200 KiB) plus a few large shards
- * (`shards/train-00000-of-00002.tar`), and a synset mapping file.
+ * files (`train/n01440764/img_00001.jpg`, 20–200 KiB) with a `train/labels.csv`, a few large
+ * shards (`shards/train-00000-of-00002.tar`), and a synset mapping file.
+ *
+ * `train/labels.csv` also keeps `train/` visible on s3rver: its delimiter listing leaves out a
+ * prefix whose objects all sit one folder deeper (it prunes the walk below the common prefix
+ * before it has seen an object), which real S3 does not do.
  *
  * Every byte is a function of (seed, key): the content is an AES-256-CTR keystream (a fast,
  * deterministic stream: GB/s with AES-NI) behind a JPEG or tar-looking header. So the same
@@ -49,15 +53,17 @@ export const DEFAULT_SAMPLE: SampleDatasetSpec = Object.freeze({
 });
 
 const MAPPING_KEY = 'LOC_synset_mapping.txt';
+const LABELS_KEY = 'train/labels.csv';
 const CHUNK = 1024 * 1024;
 
 /** Every object of the dataset, in upload order (small files first, shards last). */
 export function planSampleDataset(spec: SampleDatasetSpec): SampleObject[] {
-  const classes = SYNSETS.slice(0, Math.max(1, Math.min(spec.classes, SYNSETS.length)));
-  const objects: SampleObject[] = [{ key: spec.prefix + MAPPING_KEY, size: mappingText(spec).length }];
+  const objects: SampleObject[] = [
+    { key: spec.prefix + MAPPING_KEY, size: Buffer.byteLength(mappingText(spec)) },
+    { key: spec.prefix + LABELS_KEY, size: Buffer.byteLength(labelsText(spec)) },
+  ];
   for (let i = 0; i < spec.images; i++) {
-    const [synset] = classes[i % classes.length] ?? ['n00000000'];
-    const key = `${spec.prefix}train/${synset}/img_${String(i + 1).padStart(5, '0')}.jpg`;
+    const key = spec.prefix + imagePath(spec, i);
     const span = spec.maxImageBytes - spec.minImageBytes;
     objects.push({ key, size: spec.minImageBytes + (seedNumber(spec.seed, key) % (span + 1)) });
   }
@@ -71,6 +77,7 @@ export function planSampleDataset(spec: SampleDatasetSpec): SampleObject[] {
 /** The bytes of one object, streamed in 1 MiB chunks. */
 export function objectStream(spec: SampleDatasetSpec, object: SampleObject): Readable {
   if (object.key === spec.prefix + MAPPING_KEY) return Readable.from([Buffer.from(mappingText(spec))]);
+  if (object.key === spec.prefix + LABELS_KEY) return Readable.from([Buffer.from(labelsText(spec))]);
   const key = createHash('sha256').update(`${spec.seed}\0${object.key}`).digest();
   const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
   const header = object.key.endsWith('.jpg') ? JPEG_HEADER : tarHeader(object.key);
@@ -112,7 +119,26 @@ function tarHeader(key: string): Buffer {
 }
 
 function mappingText(spec: SampleDatasetSpec): string {
-  return SYNSETS.slice(0, spec.classes).map(([id, name]) => `${id} ${name}\n`).join('');
+  return classesOf(spec).map(([id, name]) => `${id} ${name}\n`).join('');
+}
+
+function labelsText(spec: SampleDatasetSpec): string {
+  const lines = ['path,synset'];
+  for (let i = 0; i < spec.images; i++) {
+    const path = imagePath(spec, i);
+    lines.push(`${path.slice('train/'.length)},${path.split('/')[1]}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function classesOf(spec: SampleDatasetSpec): ReadonlyArray<[string, string]> {
+  return SYNSETS.slice(0, Math.max(1, Math.min(spec.classes, SYNSETS.length)));
+}
+
+function imagePath(spec: SampleDatasetSpec, index: number): string {
+  const classes = classesOf(spec);
+  const [synset] = classes[index % classes.length] ?? ['n00000000'];
+  return `train/${synset}/img_${String(index + 1).padStart(5, '0')}.jpg`;
 }
 
 function seedNumber(seed: string, key: string): number {
