@@ -112,6 +112,11 @@ describe('the webhook Service, configuration, certificate and Deployment', () =>
     expect([path.basename(webhookConfigFromManifest.tlsCert), path.basename(webhookConfigFromManifest.tlsKey)]).toEqual(['tls.crt', 'tls.key']);
   });
 
+  it('keeps DATAMOUNT_SIDECAR_IMAGE at the env index docs/install.md patches for a private registry', () => {
+    const index = /containers\/0\/env\/(\d+)\/value {3}# DATAMOUNT_SIDECAR_IMAGE/.exec(readFileSync(path.join(ROOT, 'docs/install.md'), 'utf8'))?.[1];
+    expect(webhookContainer.env?.[Number(index)]?.name).toBe('DATAMOUNT_SIDECAR_IMAGE');
+  });
+
   it("the Deployment's environment gives the contract's defaults", () => {
     expect(webhookConfigFromManifest).toEqual(loadConfig({}));
     for (const [name, value] of Object.entries(webhookEnv)) {
