@@ -21,6 +21,8 @@ export interface BenchConfig {
   timeoutMs: number;
   outDir: string;
   install: boolean;
+  /** Where to write CPU profiles of the datamount sidecar (`node --cpu-prof`), if anywhere. */
+  cpuProfileDir?: string;
   help: boolean;
   /** Environment for peers and readers: AWS_CA_BUNDLE removed (they talk plain HTTP to loopback). */
   childEnv: NodeJS.ProcessEnv;
@@ -36,7 +38,8 @@ export const USAGE = `usage: node dist/bench/main.js [options]   (make bench)
   --readers N         parallel readers for the small-file workloads (default 8)
   --timeout-s N       timeout of one workload run (default 300, quick 90)
   --out DIR           where latest.json and comparison.svg go (default bench/results)
-  --no-install        do not apt-get install missing peers (they are skipped)`;
+  --no-install        do not apt-get install missing peers (they are skipped)
+  --cpu-prof DIR      profile the datamount sidecar with node --cpu-prof into DIR`;
 
 function commaList<T extends string>(flag: string, text: string, allowed: readonly T[], errors: string[]): T[] {
   const items = text.split(',').map((s) => s.trim()).filter(Boolean);
@@ -90,6 +93,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       case '--timeout-s': config.timeoutMs = positiveInteger(flag, takeValue(), errors) * 1000; break;
       case '--out': config.outDir = takeValue(); break;
       case '--no-install': config.install = false; break;
+      case '--cpu-prof': config.cpuProfileDir = takeValue(); break;
       case '--help': case '-h': config.help = true; break;
       default: errors.push(`${flag}: unknown option`);
     }

@@ -24,14 +24,16 @@ function args(target: MountTarget): string[] {
   ];
 }
 
-export const datamountPeer: MountPeer = {
+/** `cpuProfileDir`: run the sidecar under `node --cpu-prof`, one .cpuprofile per mount, written at exit. */
+export const datamountPeer = (cpuProfileDir?: string): MountPeer => ({
   name: 'datamount',
   describe: (target) => `datamount-sidecar ${args(target).join(' ').replace(target.mountDir, 'DIR')}`,
   async unavailable() {
     return existsSync(SIDECAR) ? undefined : `${SIDECAR} is missing (run make build; the sidecar may not be written yet)`;
   },
   async mount(target) {
-    return mountProcess('datamount', process.execPath, [SIDECAR, ...args(target)], {
+    const profiling = cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [];
+    return mountProcess('datamount', process.execPath, [...profiling, SIDECAR, ...args(target)], {
       ...target,
       env: {
         ...target.env,
@@ -41,4 +43,4 @@ export const datamountPeer: MountPeer = {
       },
     });
   },
-};
+});

@@ -29,7 +29,6 @@ import { parseByteQuantity } from '../common/quantity';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const S3_DATA_DIR = path.join(REPO, '.cache', 'bench-s3');
-const MOUNT_PEERS: readonly MountPeer[] = [datamountPeer, s3fsPeer, rcloneOffPeer, rcloneFullPeer];
 
 const log = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -56,7 +55,10 @@ function newReport(config: BenchConfig): BenchReport {
 
 async function runReadPart(config: BenchConfig, report: BenchReport, workDir: string): Promise<void> {
   const data = benchDataset(config.quick);
-  const wanted = MOUNT_PEERS.filter((peer) => config.peers.includes(peer.name as never));
+  const profileDir = config.cpuProfileDir ? path.resolve(config.cpuProfileDir) : undefined;
+  if (profileDir) await fs.mkdir(profileDir, { recursive: true });
+  const mountPeers: readonly MountPeer[] = [datamountPeer(profileDir), s3fsPeer, rcloneOffPeer, rcloneFullPeer];
+  const wanted = mountPeers.filter((peer) => config.peers.includes(peer.name as never));
   const needs = [wanted.some((p) => p.name === 's3fs') ? 's3fs' : '', wanted.some((p) => p.name.startsWith('rclone')) ? 'rclone' : ''].filter(Boolean);
   if (config.install) await installMissingPeers(needs, log);
 
