@@ -93,7 +93,10 @@ export function buildDataset(spec: DatasetSpec, rawClient: ObjectClient, log: Lo
   });
   metrics.collectors.push(() => {
     metrics.memoryCacheBytes.set({ dataset: spec.name }, memory.bytes);
-    if (disk) metrics.diskCacheBytes.set({ dataset: spec.name }, disk.bytes);
+    if (disk) {
+      metrics.diskCacheBytes.set({ dataset: spec.name }, disk.bytes);
+      metrics.diskCacheDropped.set({ dataset: spec.name }, disk.droppedWrites);
+    }
   });
   return { handlers, disk, memory, client };
 }

@@ -39,13 +39,19 @@ interface IndexEntry {
 
 const TOUCH_INTERVAL_MS = 60_000;
 const DEFAULT_FULL_BACKOFF_MS = 30_000;
-const DEFAULT_MAX_PENDING_WRITES = 32;
+/**
+ * 64 blocks (64 MiB at most, usually shared with the memory tier's copies): a sequential
+ * reader at network speed outruns a slow disk only by this much before blocks go uncached.
+ */
+const DEFAULT_MAX_PENDING_WRITES = 64;
 const MAX_PARALLEL_WRITES = 4;
 
 export class DiskCache {
   /** Relative file path → entry, oldest first (a Map keeps insertion order). */
   private readonly index = new Map<string, IndexEntry>();
   private totalBytes = 0;
+  /** Blocks not cached because the write queue was full. */
+  droppedWrites = 0;
   private fullUntil = 0;
   private readonly writeQueue: Array<() => Promise<void>> = [];
   private writesRunning = 0;
@@ -97,7 +103,10 @@ export class DiskCache {
     if (Date.now() < this.fullUntil) return;
     const relative = this.relativeOf(id);
     if (this.index.has(relative)) return;
-    if (this.writeQueue.length + this.writesRunning >= (this.options.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES)) return;
+    if (this.writeQueue.length + this.writesRunning >= (this.options.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES)) {
+      this.droppedWrites++;
+      return;
+    }
     this.writeQueue.push(() => this.write(id, relative, data));
     this.pump();
   }
@@ -215,6 +224,7 @@ export class DiskCache {
 
   /** Rebuild the index from the files on disk, oldest first; remove leftovers of torn writes. */
   private async scan(): Promise<void> {
+    const started = Date.now();
     await fs.mkdir(this.options.dir, { recursive: true });
     const found: Array<{ relative: string; size: number; mtime: number }> = [];
     for (const folder of await fs.readdir(this.options.dir, { withFileTypes: true })) {
@@ -222,21 +232,28 @@ export class DiskCache {
       const folderPath = path.join(this.options.dir, folder.name);
       for (const name of await fs.readdir(folderPath).catch(() => [] as string[])) {
         const file = path.join(folderPath, name);
+        if (!name.endsWith('.blk') && !name.endsWith('.tmp')) continue;
+        const stat = await fs.stat(file).catch(() => undefined);
+        if (!stat?.isFile()) continue;
+        // A .tmp from before this process started is a write torn by a crash; ours are in flight.
         if (name.endsWith('.tmp')) {
-          await fs.unlink(file).catch(() => undefined);
+          if (stat.mtimeMs < started - 1000) await fs.unlink(file).catch(() => undefined);
           continue;
         }
-        if (!name.endsWith('.blk')) continue;
-        const stat = await fs.stat(file).catch(() => undefined);
-        if (stat?.isFile()) found.push({ relative: path.join(folder.name, name), size: stat.size, mtime: stat.mtimeMs });
+        found.push({ relative: path.join(folder.name, name), size: stat.size, mtime: stat.mtimeMs });
       }
     }
     found.sort((a, b) => a.mtime - b.mtime);
-    const fresher = new Map(this.index);
+    // Blocks found on disk are older than anything this process touched while scanning.
+    const touched = [...this.index];
+    const touchedNames = new Set(this.index.keys());
     this.index.clear();
-    this.totalBytes = 0;
-    for (const file of found) if (!fresher.has(file.relative)) this.remember(file.relative, file.size);
-    for (const [relative, entry] of fresher) this.remember(relative, entry.size);
+    for (const file of found) {
+      if (touchedNames.has(file.relative)) continue;
+      this.index.set(file.relative, { size: file.size, touched: file.mtime });
+      this.totalBytes += file.size;
+    }
+    for (const [relative, entry] of touched) this.index.set(relative, entry);
     if (this.totalBytes > this.options.maxBytes) await this.evictFor(0);
     this.options.log.info('disk cache ready', { dir: this.options.dir, files: this.index.size, bytes: this.totalBytes });
   }

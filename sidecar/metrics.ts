@@ -82,10 +82,11 @@ export class SidecarMetrics {
   readonly mounted = new Counter('datamount_mounted', '1 while the dataset is mounted.', 'gauge');
   readonly diskCacheBytes = new Counter('datamount_disk_cache_bytes', 'Bytes of block files in the dataset\'s disk cache.', 'gauge');
   readonly memoryCacheBytes = new Counter('datamount_memory_cache_bytes', 'Bytes of blocks in the memory cache.', 'gauge');
+  readonly diskCacheDropped = new Counter('datamount_disk_cache_dropped_writes_total', 'Blocks not written to the disk cache because its write queue was full or the disk was full.', 'counter');
 
   private readonly all: Metric[] = [
     this.cacheHits, this.cacheMisses, this.s3Bytes, this.s3Requests, this.s3Latency, this.prefetchWindow,
-    this.bytesRead, this.bytesUploaded, this.errors, this.mounted, this.diskCacheBytes, this.memoryCacheBytes,
+    this.bytesRead, this.bytesUploaded, this.errors, this.mounted, this.diskCacheBytes, this.memoryCacheBytes, this.diskCacheDropped,
   ];
 
   /** Called before rendering, to refresh gauges that are read rather than pushed. */

@@ -146,5 +146,6 @@ export async function runMount(argv: string[], env: NodeJS.ProcessEnv): Promise<
     process.once('SIGINT', () => stop('SIGINT'));
   });
   await dataset.close();
+  log.info('statistics', { diskCacheDroppedWrites: dataset.disk?.droppedWrites ?? 0, diskCacheBytes: dataset.disk?.bytes ?? 0 });
   return 0;
 }

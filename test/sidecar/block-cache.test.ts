@@ -1,0 +1,122 @@
+import { execFileSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BlockCache, type ObjectVersion } from '../../sidecar/block-cache';
+import { deriveBlockKeys } from '../../sidecar/block-file';
+import { DiskCache } from '../../sidecar/disk-cache';
+import { silentLogger } from '../../sidecar/logger';
+import { MemoryCache } from '../../sidecar/memory-cache';
+import { MemoryObjectClient } from '../../sidecar/memory-object-client';
+import { SidecarMetrics } from '../../sidecar/metrics';
+import { MiB, patterned } from './handlers-fixture';
+
+const keys = deriveBlockKeys('', { endpoint: 'http://s3', bucket: 'bucket' });
+const options = { blockSize: MiB, maxRequestBytes: 8 * MiB, dataset: 'test' };
+
+describe('block-cache', () => {
+  let dir: string;
+  let client: MemoryObjectClient;
+  let object: ObjectVersion;
+  const data = patterned(20 * MiB + 5);
+
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'block-cache-'));
+    client = new MemoryObjectClient('bucket');
+    const info = client.seed('obj', data);
+    object = { key: 'obj', etag: info.etag, size: info.size };
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  });
+
+  const build = (disk?: DiskCache, memoryBytes = 64 * MiB) => {
+    const metrics = new SidecarMetrics();
+    return { cache: new BlockCache(client, new MemoryCache(memoryBytes), disk, options, metrics), metrics };
+  };
+  const gets = () => client.count('getRange');
+
+  describe('when a block is in memory', () => {
+    it('serves it without a request', async () => {
+      const { cache, metrics } = build();
+      await cache.read(object, 3);
+      const before = gets();
+      expect((await cache.read(object, 3)).equals(data.subarray(3 * MiB, 4 * MiB))).toBe(true);
+      expect(gets()).toBe(before);
+      expect(metrics.cacheHits.get({ dataset: 'test', tier: 'memory' })).toBe(1);
+    });
+  });
+
+  describe('when a block is only on disk', () => {
+    it('serves it from disk after a restart, without a request', async () => {
+      const disk = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger });
+      await build(disk).cache.read(object, 20);
+      await disk.flush();
+      const restarted = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger });
+      const { cache, metrics } = build(restarted);
+      const before = gets();
+      expect((await cache.read(object, 20)).equals(data.subarray(20 * MiB))).toBe(true);
+      expect(gets()).toBe(before);
+      expect(metrics.cacheHits.get({ dataset: 'test', tier: 'disk' })).toBe(1);
+    });
+
+    it('refetches a block that fails authentication, and serves the right bytes', async () => {
+      const disk = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger });
+      await build(disk).cache.read(object, 2);
+      await disk.flush();
+      const file = disk.fileOf(`bucket\0obj\0${object.etag}\0${2}`);
+      const bytes = await fs.readFile(file);
+      bytes[100] = (bytes[100] ?? 0) ^ 0xff;
+      await fs.writeFile(file, bytes);
+      const restarted = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger });
+      const { cache, metrics } = build(restarted);
+      const before = gets();
+      expect((await cache.read(object, 2)).equals(data.subarray(2 * MiB, 3 * MiB))).toBe(true);
+      await restarted.flush();
+      expect(gets()).toBe(before + 1);
+      expect(metrics.cacheMisses.get({ dataset: 'test', tier: 'disk', reason: 'corrupt' })).toBe(1);
+    });
+  });
+
+  describe('when the cache disk is full', () => {
+    const tmpfs = () => path.join(dir, 'small');
+    beforeEach(async () => {
+      await fs.mkdir(tmpfs());
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', tmpfs()]);
+    });
+    afterEach(() => {
+      execFileSync('umount', ['-l', tmpfs()]);
+    });
+
+    it('keeps serving the right bytes, uncached, and stops writing for a while', async () => {
+      const disk = new DiskCache({ dir: tmpfs(), maxBytes: 64 * MiB, keys, log: silentLogger });
+      const { cache } = build(disk);
+      for (let index = 0; index < 6; index++) {
+        expect((await cache.read(object, index)).equals(data.subarray(index * MiB, (index + 1) * MiB))).toBe(true);
+        await disk.flush();
+      }
+      expect(disk.degraded).toBe(true);
+    });
+  });
+
+  describe('when several blocks are asked for at once', () => {
+    it('fetches each once, coalescing runs into GETs of at most maxRequestBytes', async () => {
+      const { cache } = build();
+      cache.prefetch(object, 0, 21);
+      const blocks = await Promise.all(Array.from({ length: 21 }, (_, i) => cache.read(object, i)));
+      expect(Buffer.concat(blocks).equals(data)).toBe(true);
+      const lengths = client.requests.filter((r) => r.operation === 'getRange').map((r) => r.range?.length);
+      expect(lengths).toEqual([8 * MiB, 8 * MiB, 4 * MiB + 5]);
+    });
+
+    it('rejects every waiting reader when the fetch fails, and retries on the next read', async () => {
+      const { cache } = build();
+      client.beforeRequest = () => {
+        throw new Error('boom');
+      };
+      await expect(Promise.all([cache.read(object, 1), cache.read(object, 1)])).rejects.toThrow('boom');
+      client.beforeRequest = undefined;
+      expect((await cache.read(object, 1)).equals(data.subarray(MiB, 2 * MiB))).toBe(true);
+    });
+  });
+});

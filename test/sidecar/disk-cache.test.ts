@@ -1,0 +1,132 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { deriveBlockKeys } from '../../sidecar/block-file';
+import { DiskCache } from '../../sidecar/disk-cache';
+import { silentLogger } from '../../sidecar/logger';
+
+const keys = deriveBlockKeys('id\0secret', { endpoint: 'http://s3', bucket: 'b' });
+const KiB = 1024;
+
+async function blockFiles(dir: string): Promise<Array<{ file: string; size: number }>> {
+  const out: Array<{ file: string; size: number }> = [];
+  for (const folder of await fs.readdir(dir)) {
+    const folderPath = path.join(dir, folder);
+    if (!(await fs.stat(folderPath)).isDirectory()) continue;
+    for (const name of await fs.readdir(folderPath)) {
+      out.push({ file: path.join(folderPath, name), size: (await fs.stat(path.join(folderPath, name))).size });
+    }
+  }
+  return out;
+}
+
+describe('disk-cache', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'disk-cache-'));
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  const open = async (maxBytes = 1024 * KiB, cacheKeys = keys): Promise<DiskCache> => {
+    const cache = new DiskCache({ dir, maxBytes, keys: cacheKeys, log: silentLogger });
+    await cache.ready;
+    return cache;
+  };
+
+  describe('when blocks are stored', () => {
+    it('serves them back and names every file *.blk, never leaving *.tmp files', async () => {
+      const cache = await open();
+      cache.put('a', Buffer.from('alpha'));
+      cache.put('b', Buffer.from('beta'));
+      await cache.flush();
+      expect(await cache.get('a')).toEqual({ found: true, data: Buffer.from('alpha') });
+      expect(await cache.get('c')).toEqual({ found: false, reason: 'missing' });
+      const files = await blockFiles(dir);
+      expect(files).toHaveLength(2);
+      expect(files.every((f) => f.file.endsWith('.blk'))).toBe(true);
+    });
+
+    it('keeps the bytes on disk under the bound by evicting the least recently used', async () => {
+      const cache = await open(100 * KiB);
+      const block = Buffer.alloc(10 * KiB, 1);
+      for (let i = 0; i < 9; i++) cache.put(`block-${i}`, block); // nine fit (10 KiB + header each)
+      await cache.flush();
+      expect((await cache.get('block-0')).found).toBe(true); // now the most recently used
+      for (let i = 9; i < 12; i++) {
+        cache.put(`block-${i}`, block);
+        await cache.flush();
+      }
+      const files = await blockFiles(dir);
+      const total = files.reduce((sum, f) => sum + f.size, 0);
+      expect(total).toBeLessThanOrEqual(100 * KiB);
+      expect(cache.bytes).toBe(total);
+      expect((await cache.get('block-11')).found).toBe(true);
+      expect((await cache.get('block-0')).found).toBe(true);
+      expect((await cache.get('block-1')).found).toBe(false);
+    });
+  });
+
+  describe('when the process restarts', () => {
+    it('finds the blocks of the previous run and accounts for them', async () => {
+      const first = await open();
+      first.put('kept', Buffer.from('from the first run'));
+      await first.flush();
+      const second = await open();
+      expect(second.files).toBe(1);
+      expect(second.bytes).toBeGreaterThan(0);
+      expect(await second.get('kept')).toEqual({ found: true, data: Buffer.from('from the first run') });
+    });
+
+    it('removes leftovers of writes torn by a crash', async () => {
+      const first = await open();
+      first.put('kept', Buffer.from('x'));
+      await first.flush();
+      const folder = path.dirname(first.fileOf('kept'));
+      const torn = path.join(folder, '.half-written.1234.tmp');
+      await fs.writeFile(torn, 'partial');
+      await fs.utimes(torn, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+      await open();
+      expect((await fs.readdir(folder)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    });
+  });
+
+  describe('when a block file is damaged or foreign', () => {
+    it.each([
+      ['truncated', async (file: string) => fs.truncate(file, 30)],
+      ['bit-flipped', async (file: string) => {
+        const bytes = await fs.readFile(file);
+        bytes[bytes.length - 20] = (bytes[bytes.length - 20] ?? 0) ^ 0x40;
+        await fs.writeFile(file, bytes);
+      }],
+      ['replaced by garbage', async (file: string) => fs.writeFile(file, Buffer.alloc(200, 7))],
+    ])('reports a %s block as corrupt, deletes it and never serves it', async (_name, damage) => {
+      const cache = await open();
+      cache.put('victim', Buffer.alloc(100, 9));
+      await cache.flush();
+      await damage(cache.fileOf('victim'));
+      expect(await cache.get('victim')).toEqual({ found: false, reason: 'corrupt' });
+      await expect(fs.access(cache.fileOf('victim'))).rejects.toThrow();
+    });
+
+    it('rejects a block written under another dataset\'s credentials, even at the expected name', async () => {
+      const tenantA = await open();
+      tenantA.put('shared-id', Buffer.from('secret of tenant A'));
+      await tenantA.flush();
+      const tenantB = await open(1024 * KiB, deriveBlockKeys('id\0other-secret', { endpoint: 'http://s3', bucket: 'b' }));
+      await fs.mkdir(path.dirname(tenantB.fileOf('shared-id')), { recursive: true });
+      await fs.copyFile(tenantA.fileOf('shared-id'), tenantB.fileOf('shared-id'));
+      expect(await tenantB.get('shared-id')).toEqual({ found: false, reason: 'corrupt' });
+    });
+
+    it('treats a block deleted by the janitor as a miss', async () => {
+      const cache = await open();
+      cache.put('gone', Buffer.from('x'));
+      await cache.flush();
+      await fs.unlink(cache.fileOf('gone'));
+      expect(await cache.get('gone')).toEqual({ found: false, reason: 'missing' });
+      expect(cache.files).toBe(0);
+    });
+  });
+});
