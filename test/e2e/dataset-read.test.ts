@@ -6,7 +6,7 @@
  */
 import { containerResult } from '../support/pod-runner';
 import { validatePod } from '../support/k8s-schema';
-import { dataGets, expectedSums, fixturePod, parseSums, startLocalCluster, type LocalCluster } from './local-cluster';
+import { dataGets, expectSucceeded, expectedSums, fixturePod, parseSums, startLocalCluster, type LocalCluster } from './local-cluster';
 
 let cluster: LocalCluster;
 
@@ -34,7 +34,7 @@ describe('an injected pod that reads its dataset', () => {
 
       const result = await cluster.run(pod, nodeA);
 
-      expect(result.phase).toBe('Succeeded');
+      expectSucceeded(result);
       expect(parseSums(containerResult(result, 'reader').stdout)).toEqual(expectedSums(cluster));
       await cluster.s3.settle();
       expect(dataGets(cluster)).toBeGreaterThan(0);
@@ -49,7 +49,7 @@ describe('an injected pod that reads its dataset', () => {
 
       const result = await cluster.run(pod, nodeA);
 
-      expect(result.phase).toBe('Succeeded');
+      expectSucceeded(result);
       expect(parseSums(containerResult(result, 'reader').stdout)).toEqual(expectedSums(cluster));
       await cluster.s3.settle();
       expect(dataGets(cluster)).toBe(0);
@@ -63,7 +63,7 @@ describe('an injected pod that reads its dataset', () => {
 
       const result = await cluster.run(pod, await cluster.newNode());
 
-      expect(result.phase).toBe('Succeeded');
+      expectSucceeded(result);
       await cluster.s3.settle();
       expect(dataGets(cluster)).toBeGreaterThan(0);
     });

@@ -3,7 +3,7 @@
  * read-only (writes refused by the file system), and through Datashim's labels.
  */
 import { containerResult } from '../support/pod-runner';
-import { BUCKET, E2E_SAMPLE, expectedSums, fixturePod, parseSums, startLocalCluster, type LocalCluster } from './local-cluster';
+import { BUCKET, E2E_SAMPLE, expectSucceeded, expectedSums, fixturePod, parseSums, startLocalCluster, type LocalCluster } from './local-cluster';
 
 let cluster: LocalCluster;
 let node: string;
@@ -24,7 +24,7 @@ describe('a pod asking for a dataset', () => {
 
       const result = await cluster.run(pod, node);
 
-      expect(result.phase).toBe('Succeeded');
+      expectSucceeded(result);
       const lines = containerResult(result, 'app').stdout.split('\n');
       expect(lines).toEqual(expect.arrayContaining([
         'DATASET_IMAGENET_ACCESS_KEY_ID=S3RVER',
@@ -42,6 +42,7 @@ describe('a pod asking for a dataset', () => {
 
       const result = await cluster.run(pod, node);
 
+      expectSucceeded(result);
       const writer = containerResult(result, 'writer');
       expect(writer.stdout.split('\n')).toEqual(['read-ok', 'create-refused', 'append-refused', 'mkdir-refused', 'unlink-refused', '']);
       expect(writer.stderr.match(/Read-only file system/g)?.length).toBe(4);
@@ -54,7 +55,7 @@ describe('a pod asking for a dataset', () => {
 
       const result = await cluster.run(pod, node);
 
-      expect(result.phase).toBe('Succeeded');
+      expectSucceeded(result);
       expect(parseSums(containerResult(result, 'reader').stdout)).toEqual(expectedSums(cluster));
     });
   });

@@ -4,7 +4,7 @@
  */
 import { containerResult } from '../support/pod-runner';
 import { fuseMountsUnder } from '../support/fuse-cleanup';
-import { fixturePod, startLocalCluster, type LocalCluster } from './local-cluster';
+import { fixturePod, podLogs, startLocalCluster, type LocalCluster } from './local-cluster';
 
 let cluster: LocalCluster;
 
@@ -34,7 +34,7 @@ describe('a Job-style pod with a dataset', () => {
 
       const result = await cluster.run(pod, node);
 
-      expect(result).toMatchObject({ phase: 'Failed', reason: 'Error' });
+      expect({ phase: result.phase, reason: result.reason, logs: result.reason === 'Error' ? '' : podLogs(result) }).toEqual({ phase: 'Failed', reason: 'Error', logs: '' });
       const app = containerResult(result, 'count');
       expect(app.exitCode).toBe(3);
       expect(Number(app.stdout.trim())).toBe(cluster.bucketSums.size);

@@ -107,13 +107,28 @@ export async function startLocalCluster(): Promise<LocalCluster> {
         }
         return outcome;
       },
-      run: (pod, nodeRoot, extra = {}) => runPod({ pod, nodeRoot, nodeName: path.basename(nodeRoot), secrets, timeoutMs: 90_000, ...extra }),
+      // Bounded well inside jest's 60 s test timeout, so a broken sidecar fails fast with its log.
+      run: (pod, nodeRoot, extra = {}) => runPod({
+        pod, nodeRoot, nodeName: path.basename(nodeRoot), secrets, timeoutMs: 45_000, maxStartupMs: 20_000, ...extra,
+      }),
       stop,
     };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** Throws with the pod's reason and the last lines of every container's logs unless it Succeeded. */
+export function expectSucceeded(result: PodResult): void {
+  if (result.phase === 'Succeeded') return;
+  throw new Error(`pod ${result.phase}: ${result.reason ?? ''} ${result.message ?? ''}\n${podLogs(result)}`);
+}
+
+export function podLogs(result: PodResult): string {
+  return result.containers
+    .map((c) => `--- ${c.name} (exit ${c.exitCode ?? c.signal}):\n${`${c.stdout}${c.stderr}`.split('\n').slice(-12).join('\n')}`)
+    .join('\n');
 }
 
 /** `sha256sum` lines (`<hash>  ./relative/path`) as relative path → hash. */

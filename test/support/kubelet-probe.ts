@@ -43,22 +43,26 @@ export async function probeOnce(probe: IProbe, target: ProbeTarget): Promise<Pro
 }
 
 /**
- * Repeats the probe every periodSeconds until it succeeds, the container is gone (`stillRunning`
- * false) or failureThreshold consecutive failures. Resolves with the last outcome.
+ * Repeats the probe every periodSeconds until it succeeds, `whyStop` names a reason to give up
+ * (the container exited, a deadline passed), or failureThreshold consecutive failures.
+ * Resolves with the last outcome.
  */
 export async function awaitProbeSuccess(
   probe: IProbe,
   target: ProbeTarget,
-  stillRunning: () => boolean,
+  whyStop: () => string | undefined,
   onFailure: (outcome: ProbeOutcome, attempt: number) => void,
 ): Promise<ProbeOutcome> {
   const periodMs = (probe.periodSeconds ?? 10) * 1000;
   const failureThreshold = probe.failureThreshold ?? 3;
   await sleep((probe.initialDelaySeconds ?? 0) * 1000);
   let failures = 0;
+  let last: ProbeOutcome | undefined;
   for (;;) {
-    if (!stillRunning()) return { ok: false, detail: 'container exited before its probe succeeded' };
+    const stop = whyStop();
+    if (stop) return { ok: false, detail: last ? `${stop}; last probe: ${last.detail}` : stop };
     const outcome = await probeOnce(probe, target);
+    last = outcome;
     if (outcome.ok) return outcome;
     failures++;
     onFailure(outcome, failures);

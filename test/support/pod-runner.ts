@@ -81,6 +81,11 @@ export interface RunPodOptions {
   images?: ImageTable;
   /** Gives up on the pod after this long (also `spec.activeDeadlineSeconds`). */
   timeoutMs?: number;
+  /**
+   * Fails the pod when a sidecar's startupProbe has not passed this long after the sidecar
+   * started, even if its failureThreshold would allow more (tests bound their wait this way).
+   */
+  maxStartupMs?: number;
   /** Aborting stops the pod (teardown still runs). */
   signal?: AbortSignal;
   onEvent?: (event: PodEvent) => void;
@@ -198,10 +203,16 @@ class PodRun {
   private async awaitStarted(container: IContainer, tracked: Tracked): Promise<void> {
     const probe = container.startupProbe;
     if (!probe) return;
+    const startupDeadline = Date.now() + (this.options.maxStartupMs ?? Infinity);
     const outcome = await awaitProbeSuccess(
       probe,
       { podIP: POD_IP, ports: container.ports ?? [], pid: tracked.running.pid, env: this.launchEnv.get(container.name) ?? {} },
-      () => !tracked.running.hasExited() && !this.stopping,
+      () => {
+        if (tracked.running.hasExited()) return 'the container exited before its startupProbe passed';
+        if (this.stopping) return 'the pod is stopping';
+        if (Date.now() > startupDeadline) return `not started within maxStartupMs (${this.options.maxStartupMs} ms)`;
+        return undefined;
+      },
       (failed, attempt) => this.event('Warning', 'Unhealthy', container.name, `Startup probe failed (${attempt}): ${failed.detail}`),
     );
     this.checkInterrupted();
