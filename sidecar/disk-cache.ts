@@ -141,8 +141,10 @@ export class DiskCache {
     if (Date.now() < this.fullUntil || this.index.has(relative)) return;
     const encoded = encodeBlock(this.options.keys, id, data);
     if (encoded.length > this.options.maxBytes) return;
-    await this.evictFor(encoded.length);
-    this.totalBytes += encoded.length; // reserved now, so parallel writes cannot overshoot the bound
+    // Reserve before the first await, so parallel writes cannot overshoot the bound together.
+    const evicted = this.evictFor(encoded.length);
+    this.totalBytes += encoded.length;
+    await evicted;
     let stored = false;
     const file = path.join(this.options.dir, relative);
     const folder = path.dirname(file);
@@ -173,8 +175,11 @@ export class DiskCache {
     }
   }
 
-  /** Delete least recently used blocks until `incoming` more bytes fit under the bound. */
-  private async evictFor(incoming: number): Promise<void> {
+  /**
+   * Delete least recently used blocks until `incoming` more bytes fit under the bound. The index
+   * and byte count change synchronously; only the unlinks are awaited.
+   */
+  private evictFor(incoming: number): Promise<unknown> {
     const victims: string[] = [];
     for (const [relative, entry] of this.index) {
       if (this.totalBytes + incoming <= this.options.maxBytes) break;
@@ -182,7 +187,7 @@ export class DiskCache {
       this.totalBytes -= entry.size;
     }
     for (const relative of victims) this.index.delete(relative);
-    await Promise.all(victims.map((relative) => fs.unlink(path.join(this.options.dir, relative)).catch(() => undefined)));
+    return Promise.all(victims.map((relative) => fs.unlink(path.join(this.options.dir, relative)).catch(() => undefined)));
   }
 
   private remember(relative: string, size: number): void {

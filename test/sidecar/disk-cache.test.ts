@@ -66,6 +66,14 @@ describe('disk-cache', () => {
       expect((await cache.get('block-0')).found).toBe(true);
       expect((await cache.get('block-1')).found).toBe(false);
     });
+    it('keeps under the bound when many writes run at once', async () => {
+      const cache = await open(100 * KiB);
+      for (let i = 0; i < 40; i++) cache.put(`parallel-${i}`, Buffer.alloc(10 * KiB, 2));
+      await cache.flush();
+      const total = (await blockFiles(dir)).reduce((sum, f) => sum + f.size, 0);
+      expect(total).toBeGreaterThan(50 * KiB);
+      expect(total).toBeLessThanOrEqual(100 * KiB);
+    });
   });
 
   describe('when the process restarts', () => {
