@@ -159,6 +159,18 @@ describe('fault proxy', () => {
       expect(await pending).toMatchObject({ kind: 'error', code: 'ECONNRESET' });
     });
 
+    it('counts the most requests open at once', async () => {
+      await withRules([{ action: { kind: 'hang' } }]);
+      const pending = [1, 2, 3].map(() => request(`${proxy.url}/bucket/k`));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(proxy.inFlight()).toBe(3);
+      proxy.release();
+      await Promise.all(pending);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(proxy.inFlight()).toBe(0);
+      expect(proxy.counts().maxInFlight).toBe(3);
+    });
+
     it('counts a request the client gave up on as abandoned', async () => {
       await withRules([{ action: { kind: 'hang' } }]);
       expect(await request(`${proxy.url}/bucket/k`, { timeoutMs: 200 })).toMatchObject({ kind: 'error', code: 'TIMEOUT' });

@@ -80,6 +80,8 @@ export interface FaultCounts {
   upstreamErrors: number;
   /** Hanging requests the client gave up on before release. */
   abandoned: number;
+  /** Most requests open at once (arrived, response not yet finished or abandoned). */
+  maxInFlight: number;
 }
 
 export interface FaultProxyOptions {
@@ -101,6 +103,8 @@ export interface FaultProxy {
   setUpstream(url: string): void;
   /** Requests currently held by `hang` rules. */
   hanging(): number;
+  /** Requests open right now. */
+  inFlight(): number;
   /** Let held requests go: forwarded (default) or reset. Returns how many were released. */
   release(how?: 'pass' | 'reset'): number;
   counts(reset?: boolean): FaultCounts;
@@ -151,6 +155,7 @@ function emptyCounts(): FaultCounts {
     byRule: {},
     upstreamErrors: 0,
     abandoned: 0,
+    maxInFlight: 0,
   };
 }
 
@@ -193,6 +198,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   let counts = emptyCounts();
   let records: FaultRecord[] = [];
   const held = new Set<{ go: (how: 'pass' | 'reset') => void }>();
+  let inFlight = 0;
 
   const choose = (req: { method: string; bucket: string; key: string; ranged: boolean }): { action: FaultAction; rule?: string } => {
     for (const [index, rule] of rules.entries()) {
@@ -275,6 +281,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     counts.byAction[action.kind] += 1;
     if (rule !== undefined) counts.byRule[rule] = (counts.byRule[rule] ?? 0) + 1;
     records.push({ method, bucket, key, range, action: action.kind, rule });
+    inFlight += 1;
+    counts.maxInFlight = Math.max(counts.maxInFlight, inFlight);
+    res.once('close', () => {
+      inFlight -= 1;
+    });
 
     switch (action.kind) {
       case 'pass':
@@ -336,6 +347,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
     },
     hanging: () => held.size,
+    inFlight: () => inFlight,
     release(how = 'pass') {
       const entries = [...held];
       for (const entry of entries) entry.go(how);
