@@ -178,7 +178,7 @@ function restrictsHostname(term: JsonObject): boolean {
     && expressions.some((e) => isObject(e) && e.key === HOSTNAME_LABEL && e.operator === 'In');
 }
 
-function describe(plan: PlannedNode[]): string {
+function annotationOf(plan: PlannedNode[]): string {
   return plan.map((entry) => `${entry.node}=${entry.weight}%`).join(',');
 }
 
@@ -222,7 +222,7 @@ export function planCacheHints(input: CacheHintInput): CacheHintResult {
   const nodeAffinity = affinity.nodeAffinity ?? {};
   if (!isObject(nodeAffinity)) return { warnings: [], reason: 'cache hints skipped: spec.affinity.nodeAffinity is not an object' };
   affinity.nodeAffinity = nodeAffinity;
-  const annotation = describe(plan);
+  const annotation = annotationOf(plan);
   return mode === 'required'
     ? mergeRequired(affinity, nodeAffinity, plan, annotation)
     : mergePreferred(affinity, nodeAffinity, plan, annotation);
