@@ -227,7 +227,7 @@ async function readWithPod(
     progress.update(`    reading: ${count(filesRead)}/${count(sums.size)} files (${((Date.now() - began) / 1000).toFixed(0)} s)`);
   };
   const result = await runPod({
-    pod, nodeRoot, nodeName: NODE, secrets: [objects.secret], signal, onEvent, onLog, timeoutMs: 600_000,
+    pod, nodeRoot, nodeName: NODE, secrets: [objects.secret], signal, onEvent, onLog, timeoutMs: 600_000, maxStartupMs: 60_000,
     beforeTeardown: async () => { metrics = await fetchMetrics(sidecarPort).catch(() => []); },
   });
   const app = result.containers.find((c) => c.name === objects.appContainer);

@@ -97,7 +97,9 @@ export async function startContainer(launch: ContainerLaunch): Promise<RunningCo
   await fs.mkdir(path.join(launch.stateDir, 'scratch'), { recursive: true });
   const script = path.join(launch.stateDir, 'setup.sh');
   await fs.writeFile(script, containerSetupScript(launch, await mountsHolding(launch.hostPathsNeeded)), { mode: 0o700 });
-  const child = spawn('unshare', ['--mount', '--propagation', 'unchanged', '--', '/bin/sh', script], {
+  // setpriv --pdeathsig: if the runner itself dies (a killed test run), the kernel kills the
+  // container's main process instead of leaving a sidecar serving FUSE with nobody to stop it.
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'unshare', '--mount', '--propagation', 'unchanged', '--', '/bin/sh', script], {
     env: launch.env,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
