@@ -13,6 +13,7 @@
  * EIO/ETIMEDOUT and ignores the late result (and never touches the kernel's buffer again).
  */
 import Fuse from 'fuse-native';
+import { createFuse } from './fuse-mount-point';
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { promisify } from 'node:util';
@@ -142,7 +143,7 @@ export function fuseOperations(handlers: Handlers, options: MountOptions, log: L
 
 /** Mount `handlers` at `options.mountPoint`; resolves once the kernel has the mount. */
 export async function mountHandlers(handlers: Handlers, options: MountOptions, log: Logger, metrics: SidecarMetrics): Promise<Mounted> {
-  const fuse = new Fuse(options.mountPoint, fuseOperations(handlers, options, log, metrics), {
+  const fuse = createFuse(options.mountPoint, fuseOperations(handlers, options, log, metrics), {
     // fuse-native knows only some libfuse options; the rest ride along in fsname's `-o` list.
     fsname: 'datamount,big_writes,atomic_o_trunc',
     subtype: 'datamount',
