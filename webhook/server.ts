@@ -5,7 +5,7 @@
  * `app.inject(...)`; pass `https` to serve TLS (the API server only calls webhooks over HTTPS).
  */
 import type { SecureContextOptions } from 'node:tls';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { parseAdmissionReview, reviewEnvelope } from './admission-review';
 import { parseCacheLocations } from './cache-hints';
 import type { DatasetCatalog } from './catalog';
@@ -45,12 +45,14 @@ export function buildServer(deps: ServerDeps): WebhookServer {
     // ~1.5 MiB object limit, and the limit must match what config documents (DATAMOUNT_BODY_LIMIT).
     bodyLimit: config.bodyLimit,
     // One log line per review is written below; fastify's two per request would double the cost.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // The API server keeps connections open; idle ones are closed after this long.
     keepAliveTimeout: 30_000,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
 
+  // The API server sends application/json; fastify's text/plain parser would let a string through.
+  app.removeContentTypeParser('text/plain');
   const log: FastifyBaseLogger = app.log;
   const reviewDeps: ReviewDeps = {
     config,
