@@ -12,6 +12,7 @@ import { createLogger, type LogLevel } from './logger';
 import { SidecarMetrics } from './metrics';
 import { mountCredentialsFromEnv } from './sidecar-config';
 import { DEFAULT_PREFETCH } from './prefetcher';
+import { DEFAULT_READAHEAD_KIB } from './fuse-adapter';
 
 export const MOUNT_USAGE = `usage: datamount-sidecar mount s3://bucket[/prefix] DIR --endpoint URL [options]
 
@@ -90,6 +91,9 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
   if (!Number.isFinite(ttl) || ttl < 0) problems.push(`--metadata-ttl "${values['metadata-ttl']}" must be a number of seconds ≥ 0`);
   const logLevel = values['log-level'] as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) problems.push(`--log-level "${logLevel}" must be debug, info, warn or error`);
+  const uid = integer('uid', values.uid, defaults.uid);
+  const gid = integer('gid', values.gid, defaults.gid);
+  const readaheadKiB = integer('readahead-kib', values['readahead-kib'], DEFAULT_READAHEAD_KIB);
   let credentials;
   try {
     credentials = mountCredentialsFromEnv(env);
@@ -112,12 +116,12 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
       cacheDir: values['cache-dir'] === undefined ? undefined : path.resolve(values['cache-dir']),
       cacheBytes,
       memoryBytes,
-      uid: integer('uid', values.uid, defaults.uid),
-      gid: integer('gid', values.gid, defaults.gid),
+      uid,
+      gid,
       allowOther: values['allow-other'],
       metadataTtlMs: ttl * 1000,
       prefetch: { initialWindowBytes: Math.min(DEFAULT_PREFETCH.initialWindowBytes, prefetchMax), maxWindowBytes: prefetchMax },
-      readaheadKiB: integer('readahead-kib', values['readahead-kib'], 8192),
+      readaheadKiB,
       debug: values.debug,
     },
   };

@@ -43,7 +43,7 @@ export interface S3Server {
   /** GET requests for object keys (not listings) whose key starts with `keyPrefix`. */
   countGets(keyPrefix?: string): number;
   resetRequests(): void;
-  /** Wait until no request report has arrived for `quietMs` (default 50 ms). */
+  /** Wait at least `quietMs` (default 50 ms), until no request report has arrived for that long. */
   settle(quietMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -112,7 +112,8 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
       requests.length = 0;
     },
     async settle(quietMs = 50) {
-      while (Date.now() - lastReport < quietMs) await new Promise((resolve) => setTimeout(resolve, quietMs));
+      do await new Promise((resolve) => setTimeout(resolve, quietMs));
+      while (Date.now() - lastReport < quietMs);
     },
     stop() {
       stopped ??= (async () => {

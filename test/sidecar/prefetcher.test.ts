@@ -1,0 +1,76 @@
+import type { BlockCache, ObjectVersion } from '../../sidecar/block-cache';
+import { Prefetcher } from '../../sidecar/prefetcher';
+import { MiB } from './handlers-fixture';
+
+/** A block cache that only records what the prefetcher asks for. */
+function recordingCache(blockCount: number) {
+  const requested: Array<[number, number]> = [];
+  const cache = {
+    blockSize: MiB,
+    blockCount: () => blockCount,
+    prefetch: (_object: ObjectVersion, first: number, count: number) => requested.push([first, count]),
+  } as unknown as BlockCache;
+  return { cache, requested };
+}
+
+const object: ObjectVersion = { key: 'k', etag: '"e"', size: 1024 * MiB };
+const options = { initialWindowBytes: 2 * MiB, maxWindowBytes: 16 * MiB };
+const KiB128 = 128 * 1024;
+
+describe('prefetcher', () => {
+  describe('when a file is read from the start, sequentially', () => {
+    it('requests blocks ahead, in a window that doubles up to the cap', () => {
+      const { cache, requested } = recordingCache(1024);
+      const prefetcher = new Prefetcher(cache, object, options);
+      const windows: number[] = [];
+      for (let offset = 0; offset < 40 * MiB; offset += KiB128) {
+        prefetcher.onRead(offset, KiB128);
+        if (offset % MiB === 0) windows.push(prefetcher.windowBytes / MiB);
+      }
+      expect(windows.slice(0, 5)).toEqual([2, 4, 8, 16, 16]);
+      const ahead = Math.max(...requested.map(([first, count]) => first + count));
+      expect(ahead).toBeGreaterThanOrEqual(40 + 8);
+      expect(ahead).toBeLessThanOrEqual(40 + 16 + 1);
+      // Every block up to the frontier was requested exactly once.
+      const blocks = requested.flatMap(([first, count]) => Array.from({ length: count }, (_, i) => first + i));
+      expect(new Set(blocks).size).toBe(blocks.length);
+    });
+
+    it('tolerates the kernel\'s slightly out-of-order readahead', () => {
+      const { cache } = recordingCache(1024);
+      const prefetcher = new Prefetcher(cache, object, options);
+      for (const offset of [0, 2, 1, 3, 5, 4, 6, 8, 7, 9].map((i) => i * KiB128 * 4)) prefetcher.onRead(offset, KiB128 * 4);
+      expect(prefetcher.windowBytes).toBeGreaterThan(0);
+    });
+  });
+
+  describe('when a file is read at random offsets', () => {
+    it('requests nothing ahead', () => {
+      const { cache, requested } = recordingCache(1024);
+      const prefetcher = new Prefetcher(cache, object, options);
+      for (const block of [500, 17, 900, 300, 42]) prefetcher.onRead(block * MiB, MiB);
+      expect(requested).toEqual([]);
+      expect(prefetcher.windowBytes).toBe(0);
+    });
+
+    it('resets the window after a jump, and grows it again once reads are sequential', () => {
+      const { cache } = recordingCache(1024);
+      const prefetcher = new Prefetcher(cache, object, options);
+      for (let offset = 0; offset < 8 * MiB; offset += MiB) prefetcher.onRead(offset, MiB);
+      expect(prefetcher.windowBytes).toBe(16 * MiB);
+      prefetcher.onRead(700 * MiB, MiB);
+      expect(prefetcher.windowBytes).toBe(0);
+      prefetcher.onRead(701 * MiB, MiB);
+      expect(prefetcher.windowBytes).toBe(2 * MiB);
+    });
+  });
+
+  describe('when the end of the object is near', () => {
+    it('never requests blocks past the last one', () => {
+      const { cache, requested } = recordingCache(5);
+      const prefetcher = new Prefetcher(cache, { ...object, size: 5 * MiB }, options);
+      for (let offset = 0; offset < 5 * MiB; offset += KiB128) prefetcher.onRead(offset, KiB128);
+      expect(Math.max(...requested.map(([first, count]) => first + count))).toBe(5);
+    });
+  });
+});
