@@ -114,23 +114,22 @@ async function ensureSecret(deps: EnsureDeps, target: EnsureTarget): Promise<Sto
   throw new Error(`gave up on Secret ${target.secret.namespace}/${target.secret.name} after ${MAX_ATTEMPTS} conflicting writes`);
 }
 
+/** How often the MutatingWebhookConfiguration is looked for while it is not there yet. */
+const CONFIG_POLL_MS = 2_000;
+
 async function waitForWebhookConfig(deps: EnsureDeps, name: string): Promise<void> {
   const waitMs = deps.configWaitMs ?? 60_000;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const started = Date.now();
-  for (;;) {
+  const polls = Math.ceil(waitMs / CONFIG_POLL_MS);
+  for (let poll = 0; ; poll += 1) {
     try {
       await deps.kube.get(webhookConfigPath(name));
       return;
     } catch (err) {
-      if (!isStatus(err, 404) || Date.now() - started >= waitMs) {
-        if (isStatus(err, 404)) {
-          throw new Error(`MutatingWebhookConfiguration ${name} not found after ${waitMs} ms: apply the manifests first`);
-        }
-        throw err;
-      }
+      if (!isStatus(err, 404)) throw err;
+      if (poll >= polls) throw new Error(`MutatingWebhookConfiguration ${name} not found after ${waitMs} ms: apply the manifests first`);
       deps.log('waiting for the MutatingWebhookConfiguration', { name });
-      await sleep(2_000);
+      await sleep(CONFIG_POLL_MS);
     }
   }
 }

@@ -211,9 +211,11 @@ describe('ensureCertificates', () => {
 
     it('gives up after the wait with a message saying what to do', async () => {
       api.remove('admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration', undefined, 'datamount-webhook');
-      await expect(ensureCertificates({ ...deps, configWaitMs: 0 }, TARGET)).rejects.toThrow(
-        'MutatingWebhookConfiguration datamount-webhook not found after 0 ms: apply the manifests first',
+      const sleep = jest.fn(async () => undefined);
+      await expect(ensureCertificates({ ...deps, configWaitMs: 6_000, sleep }, TARGET)).rejects.toThrow(
+        'MutatingWebhookConfiguration datamount-webhook not found after 6000 ms: apply the manifests first',
       );
+      expect(sleep.mock.calls).toEqual([[2_000], [2_000], [2_000]]);
     });
   });
 
