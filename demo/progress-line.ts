@@ -3,7 +3,8 @@
  * every few seconds when the output is a file or a pipe (CI logs stay short).
  */
 export class ProgressLine {
-  private lastPrint = 0;
+  /** Starts now: the first line waits one interval, so quick steps print only their result. */
+  private lastPrint = Date.now();
   private shown = false;
 
   constructor(private readonly out: NodeJS.WriteStream = process.stdout, private readonly pipeIntervalMs = 3000) {}
@@ -26,7 +27,7 @@ export class ProgressLine {
     if (this.out.isTTY && this.shown) this.out.write('\r\x1b[2K');
     this.out.write(`${text}\n`);
     this.shown = false;
-    this.lastPrint = 0;
+    this.lastPrint = Date.now();
   }
 }
 
