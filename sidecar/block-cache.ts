@@ -50,6 +50,8 @@ interface Pending {
 
 export class BlockCache {
   private readonly inflight = new Map<string, Pending>();
+  private readonly memoryHits: { value: number };
+  private readonly memoryMisses: { value: number };
 
   constructor(
     private readonly client: ObjectClient,
@@ -57,7 +59,10 @@ export class BlockCache {
     private readonly disk: DiskCache | undefined,
     readonly options: BlockCacheOptions,
     private readonly metrics: SidecarMetrics,
-  ) {}
+  ) {
+    this.memoryHits = metrics.cacheHits.series({ dataset: options.dataset, tier: 'memory' });
+    this.memoryMisses = metrics.cacheMisses.series({ dataset: options.dataset, tier: 'memory' });
+  }
 
   get blockSize(): number {
     return this.options.blockSize;
@@ -72,13 +77,20 @@ export class BlockCache {
     const id = this.idOf(object, index);
     const hit = this.memory.get(id);
     if (hit) {
-      this.metrics.cacheHits.inc({ dataset: this.options.dataset, tier: 'memory' });
+      this.memoryHits.value++;
       return Promise.resolve(hit);
     }
     const pending = this.inflight.get(id);
     if (pending) return pending.promise;
-    this.metrics.cacheMisses.inc({ dataset: this.options.dataset, tier: 'memory' });
+    this.memoryMisses.value++;
     return this.load(object, [index])[0] ?? Promise.reject(new Error('no block loaded'));
+  }
+
+  /** The block if it is in memory now (the read path's fast lane: no promise). */
+  peek(object: ObjectVersion, index: number): Buffer | undefined {
+    const hit = this.memory.get(this.idOf(object, index));
+    if (hit) this.memoryHits.value++;
+    return hit;
   }
 
   /** Start loading blocks [first, first + count) that are neither cached nor on their way. */

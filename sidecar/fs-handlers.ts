@@ -103,6 +103,8 @@ export function createHandlers(options: HandlerOptions): Handlers {
   const fileMode = options.fileMode ?? (readOnly ? 0o444 : 0o644);
   const directoryMode = options.directoryMode ?? (readOnly ? 0o555 : 0o755);
   const handles = new Map<number, Handle>();
+  const bytesRead = metrics.bytesRead.series({ dataset });
+  const prefetchWindow = metrics.prefetchWindow.series({ dataset });
   /** Files being written, by path, so they are visible before their upload completes. */
   const writing = new Map<string, Handle & { kind: 'write' }>();
   let nextFd = 1;
@@ -243,16 +245,18 @@ export function createHandlers(options: HandlerOptions): Handlers {
       const size = blocks.blockSize;
       const first = Math.floor(offset / size);
       const last = Math.floor((end - 1) / size);
+      bytesRead.value += end - offset;
+      prefetchWindow.value = handle.prefetcher.windowBytes;
+      const slice = (block: Buffer, index: number): Buffer => {
+        const blockStart = index * size;
+        return block.subarray(Math.max(0, offset - blockStart), Math.min(block.length, end - blockStart));
+      };
+      // Most kernel reads (128 KiB) fall inside one block already in memory: no promise needed.
+      const hit = first === last ? blocks.peek(object, first) : undefined;
+      if (hit) return [slice(hit, first)];
       const loads: Array<Promise<Buffer>> = [];
       for (let index = first; index <= last; index++) loads.push(blocks.read(object, index));
-      const loaded = await Promise.all(loads);
-      const slices = loaded.map((block, i) => {
-        const blockStart = (first + i) * size;
-        return block.subarray(Math.max(0, offset - blockStart), Math.min(block.length, end - blockStart));
-      });
-      metrics.bytesRead.inc({ dataset }, end - offset);
-      metrics.prefetchWindow.set({ dataset }, handle.prefetcher.windowBytes);
-      return slices;
+      return (await Promise.all(loads)).map((block, i) => slice(block, first + i));
     },
 
     async write(path, fd, data, offset) {

@@ -40,6 +40,9 @@ export interface MountOptions {
 /** 8 MiB: eight blocks ahead in the kernel; our own prefetcher works further ahead. */
 export const DEFAULT_READAHEAD_KIB = 8192;
 export const DEFAULT_OP_TIMEOUT_MS = 120_000;
+const FUSECTL = '/sys/fs/fuse/connections';
+/** Background (readahead) requests in flight per mount: 64 × 128 KiB = 8 MiB, the readahead. */
+const MAX_BACKGROUND = 64;
 /** Uploads on close may legitimately take long; they are bounded by the S3 client's retries. */
 const UNBOUNDED_OPS = new Set(['flush', 'fsync', 'release']);
 
@@ -167,13 +170,21 @@ export async function mountHandlers(handlers: Handlers, options: MountOptions, l
   };
 }
 
-/** Set the mount's readahead through its backing device info (best effort: needs sysfs and root). */
+/**
+ * Let the kernel keep more reads in flight: the mount's readahead (its backing device info) and
+ * the connection's limit of background requests (fusectl; libfuse 2 cannot negotiate it and the
+ * kernel default of 12 caps how much readahead is outstanding). Best effort: needs root and sysfs.
+ */
 async function raiseReadahead(mountPoint: string, kib: number, log: Logger): Promise<void> {
   try {
     const { dev } = await fs.stat(mountPoint);
     const major = Math.floor(dev / 256) & 0xfff;
     const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
     await fs.writeFile(`/sys/class/bdi/${major}:${minor}/read_ahead_kb`, String(kib));
+    const connection = `${FUSECTL}/${minor}`;
+    if ((await fs.readdir(FUSECTL)).length === 0) await run('mount', ['-t', 'fusectl', 'none', FUSECTL], { timeout: 3000 });
+    await fs.writeFile(`${connection}/max_background`, String(MAX_BACKGROUND));
+    await fs.writeFile(`${connection}/congestion_threshold`, String(Math.floor((MAX_BACKGROUND * 3) / 4)));
   } catch (error) {
     log.warn('could not raise the mount\'s readahead; sequential reads will be slower', { mountPoint, error });
   }

@@ -33,6 +33,16 @@ export class Counter extends Metric {
   get(labels: Labels = {}): number {
     return this.values.get(labelText(labels))?.value ?? 0;
   }
+  /** The series of `labels`, resolved once: hot paths update it without formatting labels. */
+  series(labels: Labels): { value: number } {
+    const id = labelText(labels);
+    let slot = this.values.get(id);
+    if (!slot) {
+      slot = { labels, value: 0 };
+      this.values.set(id, slot);
+    }
+    return slot;
+  }
   lines(): string[] {
     return [...this.values.values()].map((s) => `${this.name}${labelText(s.labels)} ${s.value}`);
   }
