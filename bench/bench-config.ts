@@ -23,6 +23,8 @@ export interface BenchConfig {
   install: boolean;
   /** Where to write CPU profiles of the datamount sidecar (`node --cpu-prof`), if anywhere. */
   cpuProfileDir?: string;
+  /** Extra options for `datamount-sidecar mount` (experiments; reported with the peer's command). */
+  datamountArgs: string[];
   help: boolean;
   /** Environment for peers and readers: AWS_CA_BUNDLE removed (they talk plain HTTP to loopback). */
   childEnv: NodeJS.ProcessEnv;
@@ -39,7 +41,8 @@ export const USAGE = `usage: node dist/bench/main.js [options]   (make bench)
   --timeout-s N       timeout of one workload run (default 300, quick 90)
   --out DIR           where latest.json and comparison.svg go (default bench/results)
   --no-install        do not apt-get install missing peers (they are skipped)
-  --cpu-prof DIR      profile the datamount sidecar with node --cpu-prof into DIR`;
+  --cpu-prof DIR      profile the datamount sidecar with node --cpu-prof into DIR
+  --datamount-args S  extra options for datamount-sidecar mount, space-separated (e.g. "--metadata-ttl 3600")`;
 
 function commaList<T extends string>(flag: string, text: string, allowed: readonly T[], errors: string[]): T[] {
   const items = text.split(',').map((s) => s.trim()).filter(Boolean);
@@ -58,7 +61,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   const errors: string[] = [];
   const config: BenchConfig = {
     parts: PARTS, quick: false, peers: PEER_NAMES, workloads: WORKLOAD_IDS, ttfbMs: 20, bytesPerSecond: 100 * 2 ** 20,
-    readers: 8, timeoutMs: 0, outDir: 'bench/results', install: true, help: false, childEnv: {},
+    readers: 8, timeoutMs: 0, outDir: 'bench/results', install: true, datamountArgs: [], help: false, childEnv: {},
   };
   for (let i = 0; i < argv.length; i += 1) {
     const flag = argv[i] ?? '';
@@ -94,6 +97,14 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       case '--out': config.outDir = takeValue(); break;
       case '--no-install': config.install = false; break;
       case '--cpu-prof': config.cpuProfileDir = takeValue(); break;
+      case '--datamount-args': {
+        // Its value is itself options ("--metadata-ttl 3600"), so it may start with "--".
+        const value = argv[i + 1];
+        if (value === undefined) errors.push(`${flag}: needs a value`);
+        else config.datamountArgs = value.split(' ').filter(Boolean);
+        i += 1;
+        break;
+      }
       case '--help': case '-h': config.help = true; break;
       default: errors.push(`${flag}: unknown option`);
     }

@@ -7,25 +7,26 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseByteQuantity } from '../common/quantity';
 import { forceUnmountAll } from '../test/support/fuse-cleanup';
+import { startS3Server } from '../test/support/s3-server';
 import { parseBenchArgs, USAGE, type BenchConfig } from './bench-config';
 import { benchDataset, MiB } from './bench-dataset';
 import type { BenchReport } from './bench-report';
 import { benchS3Client } from './bench-s3-client';
-import { startBenchS3Server } from './bench-s3-server';
 import { judgeTargets } from './bench-targets';
 import { DATAMOUNT_CACHE_MEMORY, datamountPeer } from './datamount-peer';
 import { ensureDataset } from './dataset-upload';
 import { spawnLatencyProxy } from './latency-proxy-process';
 import type { MountPeer } from './mount-peer';
 import { installMissingPeers } from './peer-install';
+import { DEFAULT_PLACEMENT_OPTIONS, formatPlacementTable, runPlacementBench, type PlacementOptions } from './placement';
 import { rcloneFullPeer, rcloneOffPeer } from './rclone-peer';
 import { runReadBench } from './read-bench';
 import { READ_WORKLOADS } from './read-workloads';
 import { drawChart } from './report-chart';
 import { formatTable, formatTargets } from './report-table';
 import { s3fsPeer } from './s3fs-peer';
-import { parseByteQuantity } from '../common/quantity';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const S3_DATA_DIR = path.join(REPO, '.cache', 'bench-s3');
@@ -57,19 +58,21 @@ async function runReadPart(config: BenchConfig, report: BenchReport, workDir: st
   const data = benchDataset(config.quick);
   const profileDir = config.cpuProfileDir ? path.resolve(config.cpuProfileDir) : undefined;
   if (profileDir) await fs.mkdir(profileDir, { recursive: true });
-  const mountPeers: readonly MountPeer[] = [datamountPeer(profileDir), s3fsPeer, rcloneOffPeer, rcloneFullPeer];
+  const mountPeers: readonly MountPeer[] = [datamountPeer(profileDir, config.datamountArgs), s3fsPeer, rcloneOffPeer, rcloneFullPeer];
   const wanted = mountPeers.filter((peer) => config.peers.includes(peer.name as never));
   const needs = [wanted.some((p) => p.name === 's3fs') ? 's3fs' : '', wanted.some((p) => p.name.startsWith('rclone')) ? 'rclone' : ''].filter(Boolean);
   if (config.install) await installMissingPeers(needs, log);
 
   log(`S3 server: s3rver, data kept in ${path.relative(REPO, S3_DATA_DIR)}/`);
-  const server = await startBenchS3Server(S3_DATA_DIR);
+  await fs.mkdir(S3_DATA_DIR, { recursive: true });
+  const server = await startS3Server({ dir: S3_DATA_DIR });
   let proxy: Awaited<ReturnType<typeof spawnLatencyProxy>> | undefined;
   try {
-    const direct = benchS3Client(server.url);
+    const direct = benchS3Client(server.endpoint);
     await ensureDataset(direct, data, log);
     direct.destroy();
-    proxy = await spawnLatencyProxy({ upstream: server.url, ttfbMs: config.ttfbMs, bytesPerSecond: config.bytesPerSecond });
+    server.resetRequests();
+    proxy = await spawnLatencyProxy({ upstream: server.endpoint, ttfbMs: config.ttfbMs, bytesPerSecond: config.bytesPerSecond });
     log(`latency proxy: ${config.ttfbMs} ms to first byte, ${(config.bytesPerSecond / MiB).toFixed(0)} MiB/s per connection, at ${proxy.url}`);
     const run = await runReadBench({
       data,
@@ -82,6 +85,8 @@ async function runReadPart(config: BenchConfig, report: BenchReport, workDir: st
       proxy,
       env: config.childEnv,
       memoryCacheBytes: { datamount: parseByteQuantity(DATAMOUNT_CACHE_MEMORY) ?? 0 },
+      // The server keeps a log of every request for tests; the proxy counts for the bench.
+      afterEachRun: () => server.resetRequests(),
       log,
     });
     report.peers = run.peers;
@@ -91,6 +96,26 @@ async function runReadPart(config: BenchConfig, report: BenchReport, workDir: st
     await proxy?.close();
     await server.stop();
   }
+}
+
+/**
+ * The placement simulation (bench/placement.ts), fed with the speeds datamount just reached
+ * here (cold and warm sequential) when the read part measured them, else its stated defaults.
+ */
+function runPlacementPart(config: BenchConfig, report: BenchReport): void {
+  const measured = (workload: string): number | undefined =>
+    report.results.find((r) => r.peer === 'datamount' && r.workload === workload)?.value;
+  const cold = measured('seq-cold');
+  const warm = measured('seq-warm');
+  const options: PlacementOptions = {
+    ...DEFAULT_PLACEMENT_OPTIONS,
+    ...(config.quick ? { pods: 500 } : {}),
+    ...(cold !== undefined && warm !== undefined ? { coldMBps: cold, warmMBps: warm, speedsAssumed: false } : {}),
+  };
+  log('\nplacement simulation (cache-aware hints vs none)');
+  const rows = runPlacementBench(options);
+  log(formatPlacementTable(rows, options));
+  report.parts.placement = { options, rows };
 }
 
 async function writeResults(config: BenchConfig, report: BenchReport): Promise<void> {
@@ -124,16 +149,15 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
   try {
     if (config.parts.includes('read')) await runReadPart(config, report, workDir);
-    for (const part of ['webhook', 'placement'] as const) {
-      if (config.parts.includes(part)) {
-        const note = `${part} benchmark: not part of this build yet (bench/${part}.ts is not there), skipped`;
-        report.notes.push(note);
-        log(note);
-      }
+    if (config.parts.includes('webhook')) {
+      const note = 'webhook benchmark: not part of this build yet (bench/webhook.ts is not there), skipped';
+      report.notes.push(note);
+      log(note);
     }
   } finally {
     await cleanUp();
   }
+  if (config.parts.includes('placement')) runPlacementPart(config, report);
   if (report.results.length > 0) {
     log(`\n${formatTable(report)}\n\ntargets (datamount, ratios within this run):\n${formatTargets(judgeTargets(report))}`);
   }

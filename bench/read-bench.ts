@@ -28,6 +28,8 @@ export interface ReadBenchOptions {
   proxy: LatencyProxyProcess;
   env: NodeJS.ProcessEnv;
   memoryCacheBytes: Record<string, number>;
+  /** Called after every measured run (e.g. to trim the S3 server's request log). */
+  afterEachRun?: () => void;
   log: (line: string) => void;
 }
 
@@ -90,6 +92,7 @@ async function measure(
   }
   result.peakRssBytes = await memory?.stop();
   result.s3 = await options.proxy.stats(true);
+  options.afterEachRun?.();
   options.log(`  ${peer.padEnd(12)} ${workload.id.padEnd(11)} ${describeValue(result)}`);
   return result;
 }
