@@ -17,7 +17,7 @@ import { parseCliOptions, type EnsureOptions } from '../../certs/cli-options';
 import { DEFAULT_SERVICE, serviceDnsNames } from '../../certs/service-names';
 import { TLS_SECRET_NAME } from '../../certs/tls-secret';
 import { WEBHOOK_CONFIG_NAME } from '../../certs/webhook-ca-bundle';
-import { readReporterConfig } from '../../sidecar/reporter-config';
+import { readReporterConfig, REPORTER_USAGE } from '../../sidecar/reporter-config';
 import { CONFIG_DEFAULTS, loadConfig } from '../../webhook/config';
 import { buildSidecarContainer } from '../../webhook/sidecar-spec';
 import { readDockerfile, lastInstruction } from './dockerfile';
@@ -196,6 +196,12 @@ describe('the reporter DaemonSet', () => {
     expect(volume?.hostPath).toEqual({ path: CONFIG_DEFAULTS.DATAMOUNT_CACHE_HOST_PATH, type: 'DirectoryOrCreate' });
     expect(mount?.mountPath).toBe(volume?.hostPath?.path);
     expect(reporter.cacheRoot).toBe(mount?.mountPath);
+  });
+
+  it('sets only variables the reporter reads', () => {
+    for (const variable of Object.keys(env).filter((name) => name.startsWith('DATAMOUNT_'))) {
+      expect([variable, REPORTER_USAGE.includes(`env ${variable}`)]).toEqual([variable, true]);
+    }
   });
 
   it("reports under its node's name into the ConfigMap the manifests ship and the webhook reads", () => {
