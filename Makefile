@@ -40,8 +40,25 @@ demo: install build
 bench: install build
 	node dist/bench/main.js
 
+IMAGE_REGISTRY ?= ghcr.io/datamount
+IMAGE_TAG ?= 0.1.0
+
+# A CA and serving certificate for running the webhook outside the cluster (files + Secret YAML).
 certs: build
-	node dist/certs/main.js --out .cache/certs
+	node dist/certs/main.js generate --out .cache/certs --secret-yaml .cache/certs/secret.yaml
+
+images:
+	DOCKER_BUILDKIT=1 docker build -f manifests/images/webhook.Dockerfile -t $(IMAGE_REGISTRY)/webhook:$(IMAGE_TAG) .
+	DOCKER_BUILDKIT=1 docker build -f manifests/images/sidecar.Dockerfile -t $(IMAGE_REGISTRY)/sidecar:$(IMAGE_TAG) .
+
+deploy:
+	kubectl apply -k manifests/
+	kubectl -n datamount-system wait --for=condition=complete job/datamount-certs --timeout=180s
+	kubectl -n datamount-system rollout status deployment/datamount-webhook --timeout=180s
+
+undeploy:
+	kubectl delete mutatingwebhookconfiguration datamount-webhook --ignore-not-found
+	kubectl delete -k manifests/ --ignore-not-found
 
 clean:
 	rm -rf dist coverage .cache
