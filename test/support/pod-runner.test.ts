@@ -303,6 +303,17 @@ describe('runPod', () => {
   });
 
   describe('when the run is aborted', () => {
+    it('stops a running init container too', async () => {
+      const controller = new AbortController();
+      const result = await run(pod({ initContainers: [sh('init', 'exec sleep 600')], containers: [sh('app', 'true')] }), {
+        signal: controller.signal,
+        onEvent: (e) => { if (e.object === 'init' && e.reason === 'Started') setTimeout(() => controller.abort(), 300); },
+      });
+      expect(result).toMatchObject({ phase: 'Failed', reason: 'Aborted' });
+      expect(containerResult(result, 'init').signal).toBe('SIGTERM');
+      expect(result.containers.map((c) => c.name)).toEqual(['init']);
+    });
+
     it('stops every container and cleans up', async () => {
       const controller = new AbortController();
       const result = await run(pod({
@@ -313,6 +324,7 @@ describe('runPod', () => {
         onEvent: (e) => { if (e.object === 'app' && e.reason === 'Started') setTimeout(() => controller.abort(), 300); },
       });
       expect(result).toMatchObject({ phase: 'Failed', reason: 'Aborted' });
+      expect(result.events.filter((e) => e.reason === 'Aborted')).toHaveLength(1);
       expect(containerResult(result, 'app').signal).toBe('SIGTERM');
     });
   });

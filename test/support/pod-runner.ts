@@ -119,7 +119,8 @@ class PodRun {
   private readonly events: PodEvent[] = [];
   private readonly results: ContainerResult[] = [];
   private readonly sidecars: Tracked[] = [];
-  private readonly apps: Tracked[] = [];
+  /** Init and app containers: the ones that run to completion. */
+  private readonly workers: Tracked[] = [];
   private readonly namespaces: Array<() => string | undefined> = [];
   private readonly pod: IPod;
   private readonly uid: string;
@@ -152,7 +153,8 @@ class PodRun {
       await this.options.beforeTeardown?.();
     } catch (err) {
       failure = err instanceof PodFailure ? err : new PodFailure(reasonOf(err), (err as Error).message);
-      this.event('Warning', failure.reason, 'pod', failure.message);
+      // An interruption was reported when it happened.
+      if (failure !== this.interruption) this.event('Warning', failure.reason, 'pod', failure.message);
     } finally {
       clearTimeout(deadline);
       this.options.signal?.removeEventListener('abort', onAbort);
@@ -192,6 +194,7 @@ class PodRun {
         continue;
       }
       const tracked = await this.start(container, 'init');
+      this.workers.push(tracked);
       const { code } = await this.finish(tracked);
       this.checkInterrupted();
       if (code !== 0) {
@@ -223,11 +226,14 @@ class PodRun {
   }
 
   private async runAppContainers(): Promise<void> {
+    const apps: Tracked[] = [];
     for (const container of this.pod.spec?.containers ?? []) {
       this.checkInterrupted();
-      this.apps.push(await this.start(container, 'app'));
+      const tracked = await this.start(container, 'app');
+      apps.push(tracked);
+      this.workers.push(tracked);
     }
-    await Promise.all(this.apps.map((app) => this.finish(app)));
+    await Promise.all(apps.map((app) => this.finish(app)));
     this.checkInterrupted();
   }
 
@@ -288,7 +294,7 @@ class PodRun {
     this.stopping = true;
     this.interruption = new PodFailure(reason, message);
     this.event('Warning', reason, 'pod', message);
-    for (const app of this.apps) signalContainer(app.running, 'SIGTERM');
+    for (const worker of this.workers) signalContainer(worker.running, 'SIGTERM');
   }
 
   private checkInterrupted(): void {
@@ -299,7 +305,7 @@ class PodRun {
     this.stopping = true;
     const graceMs = (this.pod.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
     const deadline = Date.now() + graceMs;
-    await Promise.all(this.apps.filter((a) => !a.running.hasExited()).map((app) => this.stop(app, deadline)));
+    await Promise.all(this.workers.filter((w) => !w.running.hasExited()).map((worker) => this.stop(worker, deadline)));
     for (const sidecar of [...this.sidecars].reverse()) await this.stop(sidecar, deadline);
     for (const namespaceId of this.namespaces) {
       const killed = await sweepNamespace(namespaceId());
