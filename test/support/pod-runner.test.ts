@@ -257,6 +257,21 @@ describe('runPod', () => {
       expect(await fs.readFile(path.join(nodeRoot, 'var/lib/datamount/cache/block'), 'utf8')).toBe('kept\n');
     });
 
+    it('projects configMap and secret volumes as files', async () => {
+      const configMaps = [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'ml' }, data: { 'mode.txt': 'fast' } }];
+      const secrets: ISecret[] = [{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'creds', namespace: 'ml' }, data: { key: Buffer.from('S3RVER').toString('base64') } }];
+      const result = await run(pod({
+        volumes: [
+          { name: 'settings', configMap: { name: 'settings' } },
+          { name: 'creds', secret: { secretName: 'creds', items: [{ key: 'key', path: 'aws/access-key' }] } },
+        ],
+        containers: [sh('app', 'cat /etc/settings/mode.txt; echo; cat /etc/creds/aws/access-key', {
+          volumeMounts: [{ name: 'settings', mountPath: '/etc/settings', readOnly: true }, { name: 'creds', mountPath: '/etc/creds', readOnly: true }],
+        })],
+      }), { configMaps: configMaps as RunPodOptions['configMaps'], secrets });
+      expect(containerResult(result, 'app').stdout).toBe('fast\nS3RVER');
+    });
+
     it('keeps container paths out of the real root', async () => {
       const result = await run(pod({
         volumes: [SHARED],
