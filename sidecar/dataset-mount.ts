@@ -111,7 +111,7 @@ export function s3ClientFor(spec: DatasetSpec, log: Logger): S3ObjectClient {
     forcePathStyle: spec.forcePathStyle,
     credentials: spec.credentials,
     maxSockets: Math.max(32, 2 * Math.ceil(prefetch.maxWindowBytes / DEFAULT_MAX_REQUEST_BYTES) * 4),
-    onRetry: (error, attempt) => log.warn('retrying S3 request', { dataset: spec.name, attempt, kind: error.kind, message: error.message }),
+    onRetry: (error, attempt) => log.warn('retrying S3 request', { dataset: spec.name, attempt, kind: error.kind, reason: error.message }),
   });
 }
 
@@ -120,6 +120,11 @@ export async function mountDataset(spec: DatasetSpec, log: Logger, metrics: Side
   const parts = buildDataset(spec, s3, log, metrics);
   let mounted: Mounted;
   try {
+    // One LIST before mounting: wrong endpoints, buckets or credentials fail here, with S3's
+    // reason, instead of as EIO on the first `ls`.
+    await parts.client.list({ prefix: new PathNames(spec.prefix).prefix, delimiter: '/', maxKeys: 1 }).catch((error: unknown) => {
+      throw new Error(`cannot list s3://${spec.bucket}/${spec.prefix} at ${spec.endpoint}: ${(error as Error).message}`, { cause: error });
+    });
     mounted = await mountHandlers(parts.handlers, {
       mountPoint: spec.mountPoint,
       allowOther: spec.allowOther,

@@ -16,7 +16,7 @@ const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 export function createLogger(minimum: LogLevel = 'info', write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
   const emit = (level: LogLevel, message: string, fields?: Record<string, unknown>): void => {
     if (RANK[level] < RANK[minimum]) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }, replaceErrors)}\n`);
+    write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields, ...(fields && 'message' in fields ? { message } : {}) }, replaceErrors)}\n`);
   };
   return {
     debug: (m, f) => emit('debug', m, f),

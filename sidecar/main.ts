@@ -12,6 +12,19 @@ const USAGE = `usage: datamount-sidecar <command>
   run                                                    in-pod mode, configured by DATAMOUNT_CONFIG
   report                                                 node cache reporter and janitor (DaemonSet)`;
 
+/**
+ * The AWS SDK warns at every start that releases after January 2027 need Node 22; that is a note
+ * for maintainers (package.json's engines), not for someone mounting a bucket. Other warnings
+ * are still printed.
+ */
+function hideSdkNodeVersionWarning(): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    if (/NodeVersionSupportWarning/.test(`${warning.name} ${warning.message}`)) return;
+    process.stderr.write(`${warning.name}: ${warning.message}\n`);
+  });
+}
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const [command, ...rest] = argv;
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -35,6 +48,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
 
 // Run when started directly or through the bin/datamount-sidecar shim, not when imported.
 if (require.main === module || /datamount-sidecar$/.test(require.main?.filename ?? '')) {
+  hideSdkNodeVersionWarning();
   main(process.argv.slice(2), process.env).then(
     (code) => process.exit(code),
     (error: unknown) => {

@@ -139,7 +139,13 @@ export async function runMount(argv: string[], env: NodeJS.ProcessEnv): Promise<
   const log = createLogger(parsed.logLevel);
   const metrics = new SidecarMetrics();
   const { spec } = parsed;
-  const dataset = await mountDataset(spec, log, metrics);
+  let dataset;
+  try {
+    dataset = await mountDataset(spec, log, metrics);
+  } catch (error) {
+    process.stderr.write(`datamount-sidecar mount: cannot mount s3://${spec.bucket}/${spec.prefix} at ${spec.mountPoint}: ${(error as Error).message}\n`);
+    return 1;
+  }
   process.stdout.write(`mounted s3://${spec.bucket}/${spec.prefix} at ${spec.mountPoint}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
