@@ -28,8 +28,10 @@ typecheck: $(NODE_MODULES)
 	npx tsc -p tsconfig.json --noEmit
 
 # Lint, type-check, build (integration tests spawn the compiled binaries), then every jest suite.
+# --experimental-vm-modules: jest needs it for the dynamic import() of the ESM-only
+# @kubernetes/client-node in webhook/kube-client.ts (test/webhook/catalog-kube.test.ts).
 test: install lint typecheck build
-	$(JEST) --maxWorkers=2
+	NODE_OPTIONS=--experimental-vm-modules $(JEST) --maxWorkers=2
 
 test-unit: build
 	$(JEST) --maxWorkers=2 --testPathIgnorePatterns integration e2e

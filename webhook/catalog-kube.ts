@@ -144,10 +144,14 @@ export function startKubeCatalog(options: KubeCatalogOptions): KubeCatalog {
         if (event.type !== 'BOOKMARK') source.apply(event);
         if (rv) onVersion(rv);
       };
+      let ended = false;
       client.watch(source.ref, start, onEvent, (err) => {
+        ended = true;
         if (handle) watches.delete(handle);
         resolve({ gone, err: gone ? undefined : err ?? undefined, events });
       }).then((h) => {
+        // client-node reports a refused watch (non-200) through onDone before this resolves.
+        if (ended) return;
         handle = h;
         watches.add(h);
         if (closed) h.abort();
