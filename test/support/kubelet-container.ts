@@ -73,11 +73,16 @@ export function containerSetupScript(launch: ContainerLaunch, extraMounts: reado
     `/bin/mount -t overlay overlay -o ${q(`lowerdir=/,upperdir=${scratch}/upper,workdir=${scratch}/work`)} ${q(root)}`,
   ];
   for (const hostMount of ['/proc', '/dev', '/sys', ...extraMounts]) {
-    lines.push(`/bin/mkdir -p ${q(root + hostMount)}`, `/bin/mount --rbind ${q(hostMount)} ${q(root + hostMount)}`);
+    lines.push(
+      `/bin/mkdir -p ${q(root + hostMount)}`,
+      `/bin/mount --rbind ${q(hostMount)} ${q(root + hostMount)}`,
+      `/bin/mount --make-rslave ${q(root + hostMount)}`,
+    );
   }
   for (const mount of sortedMounts(launch.container.volumeMounts ?? [])) {
     const source = volumeSource(mount, launch.volumePaths);
     const target = root + path.resolve('/', mount.mountPath);
+    if (mount.subPath) lines.push(`[ -e ${q(source)} ] || /bin/mkdir -p ${q(source)}`);
     lines.push(
       `if [ -d ${q(source)} ]; then /bin/mkdir -p ${q(target)}; else /bin/mkdir -p ${q(path.dirname(target))}; /bin/touch ${q(target)}; fi`,
       `/bin/mount --rbind ${q(source)} ${q(target)}`,

@@ -14,6 +14,9 @@
  *   plain directories, not shared mounts: propagation into or out of them is not modelled.
  * - `configMap` / `secret` → a directory holding one file per key (or per `items` entry).
  *
+ * The pod's folder itself is a private bind mount, so nothing the containers mount below it
+ * reaches the node's mount table except through the emptyDirs' shared marks.
+ *
  * `releaseVolumes` unmounts everything mounted below the pod's folder (FUSE first, through
  * forceUnmountAll, so a hung server cannot block it) and deletes the pod's folder only once
  * nothing is mounted there any more, so it can never delete through a live mount.
@@ -55,6 +58,11 @@ export function nodePath(nodeRoot: string, absolute: string): string {
 export async function prepareVolumes(pod: IPod, uid: string, nodeRoot: string, sources: VolumeSources): Promise<PreparedVolumes> {
   const podDir = nodePath(nodeRoot, `/var/lib/kubelet/pods/${uid}`);
   await fs.mkdir(podDir, { recursive: true });
+  // A private anchor: on hosts where / is shared (systemd), the containers' namespaces would
+  // otherwise send every mount they make below the pod's folder (their root, their binds) back
+  // into this namespace. Only the emptyDirs below, marked shared on purpose, propagate.
+  await mount(['--bind', podDir, podDir]);
+  await mount(['--make-private', podDir]);
   const hostPaths = new Map<string, string>();
   const namespace = pod.metadata?.namespace ?? 'default';
   for (const volume of pod.spec?.volumes ?? []) {

@@ -3,10 +3,12 @@
  * for this Node): ordering, probes, env, volumes, propagation, teardown. Needs root (mount
  * namespaces and mounts), as the FUSE tests do.
  */
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { IPod } from 'kubernetes-models/v1/Pod';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
@@ -14,6 +16,8 @@ import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
 import { containerResult, runPod, type PodEvent, type PodResult, type RunPodOptions } from './pod-runner';
 import { mountsUnder } from './kubelet-volumes';
+
+const execFileAsync = promisify(execFile);
 
 let nodeRoot: string;
 
@@ -280,6 +284,26 @@ describe('runPod', () => {
       expect(containerResult(result, 'app').exitCode).toBe(0);
       await expect(fs.stat('/mnt/pod-runner-test-path')).rejects.toThrow(/ENOENT/);
       await expect(fs.stat('/pod-runner-scratch-file')).rejects.toThrow(/ENOENT/);
+    });
+  });
+
+  describe('when the node folder is a shared mount (as / is on systemd hosts)', () => {
+    it('keeps each container\'s own mounts out of the node\'s mount table', async () => {
+      await execFileAsync('mount', ['--bind', nodeRoot, nodeRoot]);
+      await execFileAsync('mount', ['--make-shared', nodeRoot]);
+      let duringRun: string[] = [];
+      try {
+        const result = await run(pod({
+          volumes: [SHARED],
+          containers: [sh('app', 'sleep 0.3', { volumeMounts: [{ name: 'shared', mountPath: '/mnt/data' }] })],
+        }), { beforeTeardown: async () => { duringRun = await mountsUnder(nodeRoot); } });
+        expect(result.phase).toBe('Succeeded');
+      } finally {
+        await execFileAsync('umount', [nodeRoot]);
+      }
+      // The node sees its own folder, the pod's private anchor and the emptyDir — no container roots.
+      expect(duringRun.filter((m) => m.includes('/containers/'))).toEqual([]);
+      expect(duringRun.some((m) => m.endsWith('kubernetes.io~empty-dir/shared'))).toBe(true);
     });
   });
 
