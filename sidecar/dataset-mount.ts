@@ -41,6 +41,9 @@ export interface DatasetSpec {
   readonly metadataTtlMs: number;
   readonly prefetch?: PrefetchOptions;
   readonly readaheadKiB?: number;
+  /** Deadline of one S3 request attempt, and attempts per request (retries with backoff). */
+  readonly s3AttemptTimeoutMs?: number;
+  readonly s3MaxAttempts?: number;
   readonly debug?: boolean;
 }
 
@@ -110,6 +113,8 @@ export function s3ClientFor(spec: DatasetSpec, log: Logger): S3ObjectClient {
     region: spec.region,
     forcePathStyle: spec.forcePathStyle,
     credentials: spec.credentials,
+    attemptTimeoutMs: spec.s3AttemptTimeoutMs,
+    maxAttempts: spec.s3MaxAttempts,
     maxSockets: Math.max(32, 2 * Math.ceil(prefetch.maxWindowBytes / DEFAULT_MAX_REQUEST_BYTES) * 4),
     onRetry: (error, attempt) => log.warn('retrying S3 request', { dataset: spec.name, attempt, kind: error.kind, reason: error.message }),
   });

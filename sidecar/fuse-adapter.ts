@@ -39,7 +39,8 @@ export interface MountOptions {
 
 /** 8 MiB: eight blocks ahead in the kernel; our own prefetcher works further ahead. */
 export const DEFAULT_READAHEAD_KIB = 8192;
-export const DEFAULT_OP_TIMEOUT_MS = 120_000;
+/** Above the S3 client's worst case (4 attempts × 10 s + backoff), so S3's own error wins. */
+export const DEFAULT_OP_TIMEOUT_MS = 60_000;
 const FUSECTL = '/sys/fs/fuse/connections';
 /** Background (readahead) requests in flight per mount: 64 × 128 KiB = 8 MiB, the readahead. */
 const MAX_BACKGROUND = 64;

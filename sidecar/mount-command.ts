@@ -13,6 +13,7 @@ import { SidecarMetrics } from './metrics';
 import { mountCredentialsFromEnv } from './sidecar-config';
 import { DEFAULT_PREFETCH } from './prefetcher';
 import { DEFAULT_READAHEAD_KIB } from './fuse-adapter';
+import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_MAX_ATTEMPTS } from './s3-object-client';
 
 export const MOUNT_USAGE = `usage: datamount-sidecar mount s3://bucket[/prefix] DIR --endpoint URL [options]
 
@@ -27,6 +28,8 @@ export const MOUNT_USAGE = `usage: datamount-sidecar mount s3://bucket[/prefix] 
   --metadata-ttl S      seconds attributes and listings are trusted (default 5)
   --prefetch-max Q      largest read-ahead window per open file (default 64Mi)
   --readahead-kib N     kernel readahead of the mount in KiB (default 8192; 0 = kernel default)
+  --s3-timeout S        deadline of one S3 request attempt in seconds (default 10)
+  --s3-attempts N       attempts per S3 request, with backoff and jitter (default 4)
   --virtual-hosted      virtual-hosted-style URLs instead of path style
   --log-level L         debug | info | warn | error (default info)
   --debug               libfuse debug output
@@ -57,6 +60,8 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
         'metadata-ttl': { type: 'string', default: '5' },
         'prefetch-max': { type: 'string' },
         'readahead-kib': { type: 'string' },
+        's3-timeout': { type: 'string' },
+        's3-attempts': { type: 'string' },
         'virtual-hosted': { type: 'boolean', default: false },
         'log-level': { type: 'string', default: 'info' },
         debug: { type: 'boolean', default: false },
@@ -94,6 +99,10 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
   const uid = integer('uid', values.uid, defaults.uid);
   const gid = integer('gid', values.gid, defaults.gid);
   const readaheadKiB = integer('readahead-kib', values['readahead-kib'], DEFAULT_READAHEAD_KIB);
+  const s3Attempts = integer('s3-attempts', values['s3-attempts'], DEFAULT_MAX_ATTEMPTS);
+  if (s3Attempts < 1) problems.push('--s3-attempts must be at least 1');
+  const s3Timeout = values['s3-timeout'] === undefined ? DEFAULT_ATTEMPT_TIMEOUT_MS / 1000 : Number(values['s3-timeout']);
+  if (!Number.isFinite(s3Timeout) || s3Timeout <= 0) problems.push(`--s3-timeout "${values['s3-timeout']}" must be a number of seconds > 0`);
   let credentials;
   try {
     credentials = mountCredentialsFromEnv(env);
@@ -122,6 +131,8 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
       metadataTtlMs: ttl * 1000,
       prefetch: { initialWindowBytes: Math.min(DEFAULT_PREFETCH.initialWindowBytes, prefetchMax), maxWindowBytes: prefetchMax },
       readaheadKiB,
+      s3AttemptTimeoutMs: s3Timeout * 1000,
+      s3MaxAttempts: s3Attempts,
       debug: values.debug,
     },
   };
