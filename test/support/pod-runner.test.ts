@@ -357,13 +357,16 @@ describe('runPod', () => {
       const controller = new AbortController();
       const result = await run(pod({
         initContainers: [sh('sidecar', 'exec sleep 600', { restartPolicy: 'Always' })],
-        containers: [sh('app', 'sleep 600 & sleep 600')],
+        // One child in the process group, one that left it with setsid: both must go.
+        containers: [sh('app', 'sleep 613 & setsid sleep 614 & sleep 600')],
       }), {
         signal: controller.signal,
         onEvent: (e) => { if (e.object === 'app' && e.reason === 'Started') setTimeout(() => controller.abort(), 300); },
       });
       expect(result).toMatchObject({ phase: 'Failed', reason: 'Aborted' });
       expect(result.events.filter((e) => e.reason === 'Aborted')).toHaveLength(1);
+      await expect(execFileAsync('pgrep', ['-f', 'sleep 61[34]'])).rejects.toMatchObject({ code: 1 });
+      expect(result.events.some((e) => e.message.includes("left in a container's namespace"))).toBe(true);
       expect(containerResult(result, 'app').signal).toBe('SIGTERM');
     });
   });
