@@ -239,7 +239,7 @@ export class FaultRig {
   async mount(name: string, options: { cacheDir?: string | true; extra?: string[]; env?: Record<string, string> } = {}): Promise<Mount> {
     const dir = path.join(this.work, name);
     await fs.mkdir(dir, { recursive: true });
-    let cacheDir = options.cacheDir === true ? path.join(this.work, `${name}-cache`) : options.cacheDir;
+    const cacheDir = options.cacheDir === true ? path.join(this.work, `${name}-cache`) : options.cacheDir;
     if (cacheDir) await fs.mkdir(cacheDir, { recursive: true });
     const args = ['mount', `s3://${BUCKET}`, dir, '--endpoint', this.proxy.url, '--metadata-ttl', '1', '--log-level', 'warn'];
     if (cacheDir) args.push('--cache-dir', cacheDir);
