@@ -1,9 +1,9 @@
 /**
  * The review: one AdmissionRequest in, one AdmissionResponse out. It reads the pod's request,
  * looks its Datasets up, checks everything and collects every problem (so the user fixes the
- * pod in one round), then mutates a deep clone and diffs it into the JSON patch
- * (`compare(before, after)`), pepr's approach: the patch is whatever makes the pod look like an
- * injected pod, never a list of hand-written operations.
+ * pod in one round), then mutates a copy and diffs it into the JSON patch (`compare(before,
+ * after)`, narrowed to what can change: pod-patch.ts), pepr's approach: the patch is whatever
+ * makes the pod look like an injected pod, never a list of hand-written operations.
  *
  * Idempotent by structure: the injected items are upserted by name (replaced in place only if
  * different, appended if missing, removed if no longer wanted), so reviewing our own output
@@ -13,7 +13,6 @@
  *
  * No side effects anywhere: a `dryRun` request is reviewed exactly like any other.
  */
-import { compare } from 'fast-json-patch';
 import { parseQuantity } from '../common/quantity';
 import { type AdmissionRequest, type AdmissionResponse, isPodCreate } from './admission-review';
 import { type NodeCacheReport, planCacheHints } from './cache-hints';
@@ -29,6 +28,7 @@ import {
 } from './names';
 import { type Container, checkPodShape, type EnvVar, type Pod, podDisplayName } from './pod';
 import { parsePodRequest, type PodRequest } from './pod-annotations';
+import { copyForInjection, diffPod } from './pod-patch';
 import { buildSidecarContainer } from './sidecar-spec';
 import { appDatasetMount, cacheVolume, datasetVolume, reconcileByName } from './volumes';
 
@@ -100,9 +100,9 @@ export async function reviewPod(request: AdmissionRequest, deps: ReviewDeps): Pr
     return denied(uid, `datamount cannot give pod ${who} its datasets: ${numbered(problems)}`, warnings, wanted.datasets.map((d) => d.name));
   }
 
-  const after = structuredClone(pod);
+  const after = copyForInjection(pod);
   const hintReason = applyInjection(after, plan, wanted, injectedBefore, deps, warnings);
-  const operations = compare(pod, after);
+  const operations = diffPod(pod, after);
   const names = plan.datasets.map((d) => d.dataset.name);
   if (operations.length === 0) {
     return { response: withWarnings({ uid, allowed: true }, warnings), outcome: 'unchanged', reason: `pod ${who} already has its datasets`, datasets: names };
@@ -283,7 +283,9 @@ function checkMountPaths(containers: Container[], datasets: PlannedDataset[], pr
 function checkEnvConflicts(containers: Container[], datasets: PlannedDataset[], problems: string[]): void {
   for (const container of containers) {
     const existing = new Set((container.env ?? []).map((e) => e.name));
-    const clashes = datasets.filter((d) => d.containers.includes(container.name)).flatMap(appEnv).map((e) => e.name).filter((n) => existing.has(n));
+    if (existing.size === 0) continue;
+    const clashes = datasets.filter((d) => (d.request.env || d.request.datashimConfigmap) && d.containers.includes(container.name))
+      .flatMap(appEnv).map((e) => e.name).filter((n) => existing.has(n));
     if (clashes.length > 0) problems.push(`container "${container.name}" already defines ${clashes.join(', ')}, which datamount would set; remove them or do not use use-as env / useas configmap`);
   }
 }
@@ -314,12 +316,13 @@ function applyInjection(pod: Pod, plan: InjectionPlan, wanted: PodRequest, injec
   setList(spec, 'volumes', reconcileByName(spec.volumes ?? [], volumes, (v) => isOurVolumeName(v.name)));
 
   const names = plan.datasets.map((d) => d.dataset.name);
-  const ownedEnv = ownedAppEnvNames([...new Set([...wanted.previouslyInjected, ...names])]);
+  // Only a pod we injected before can hold variables of ours; on a first injection none is owned.
+  const ownedEnv = injectedBefore ? ownedAppEnvNames([...new Set([...wanted.previouslyInjected, ...names])]) : new Set<string>();
   for (const container of appContainers(pod)) {
     const mine = plan.datasets.filter((d) => d.containers.includes(container.name));
     const mounts = mine.filter((d) => d.request.mount).map(appDatasetMount);
     setList(container, 'volumeMounts', reconcileByName(container.volumeMounts ?? [], mounts, (m) => isOurVolumeName(m.name)));
-    setList(container, 'env', reconcileByName<EnvVar>(container.env ?? [], mine.flatMap(appEnv), (e) => injectedBefore && ownedEnv.has(e.name)));
+    setList(container, 'env', reconcileByName<EnvVar>(container.env ?? [], mine.flatMap(appEnv), (e) => ownedEnv.has(e.name)));
   }
 
   const metadata = (pod.metadata ??= {});
@@ -370,6 +373,9 @@ function mergeSidecar(existing: Container, desired: Container): Container {
 
 /** Set a list field, without turning an absent field into `[]` (that would be a needless patch). */
 function setList<K extends string, T>(owner: { [key in K]?: T[] } & object, key: K, list: T[]): void {
-  if (list.length > 0 || owner[key] !== undefined) owner[key] = list as (typeof owner)[K];
+  const current = owner[key];
+  // Keep the original array when nothing in it changed: the diff skips shared references.
+  if (current && current.length === list.length && current.every((item, i) => item === list[i])) return;
+  if (list.length > 0 || current !== undefined) owner[key] = list as (typeof owner)[K];
 }
 

@@ -127,16 +127,19 @@ export function buildServer(deps: ServerDeps): WebhookServer {
   return app;
 }
 
-/** Iterative, so a hostile depth cannot overflow the stack while we measure it. */
+/**
+ * Recursion is safe here: it stops at `limit` levels, far below the stack limit, whatever the
+ * body's real depth (JSON.parse itself is not recursive in V8).
+ */
 function depthExceeds(value: unknown, limit: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [item, depth] = stack.pop() as [unknown, number];
-    if (typeof item !== 'object' || item === null) continue;
-    if (depth >= limit) return true;
-    for (const child of Array.isArray(item) ? item : Object.values(item)) {
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
-    }
+  if (typeof value !== 'object' || value === null) return false;
+  if (limit === 0) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (depthExceeds(item, limit - 1)) return true;
+    return false;
+  }
+  for (const key in value) {
+    if (depthExceeds((value as Record<string, unknown>)[key], limit - 1)) return true;
   }
   return false;
 }
