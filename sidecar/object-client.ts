@@ -44,6 +44,8 @@ export interface RangeResult {
   readonly etag: string;
 }
 
+export type RangeProgress = (data: Buffer, filled: number) => void;
+
 export interface CompletedPart {
   readonly partNumber: number;
   readonly etag: string;
@@ -53,8 +55,12 @@ export interface ObjectClient {
   readonly bucket: string;
   list(request: ListRequest): Promise<ListPage>;
   head(key: string): Promise<ObjectInfo>;
-  /** A ranged GET; with `ifMatch` the server refuses (PreconditionFailed) when the object changed. */
-  getRange(key: string, range: ByteRange, ifMatch?: string): Promise<RangeResult>;
+  /**
+   * A ranged GET; with `ifMatch` the server refuses (PreconditionFailed) when the object changed.
+   * `onProgress` sees the bytes as they arrive (`data` filled up to `filled`), so a caller can use
+   * the front of a large range before its end has arrived; after a retry `data` starts over.
+   */
+  getRange(key: string, range: ByteRange, ifMatch?: string, onProgress?: RangeProgress): Promise<RangeResult>;
   put(key: string, body: Buffer): Promise<{ etag: string }>;
   createMultipartUpload(key: string): Promise<string>;
   uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<string>;

@@ -37,6 +37,8 @@ export class Prefetcher {
   private lastBlock = -1;
   private readonly initialBlocks: number;
   private readonly maxBlocks: number;
+  /** Blocks per GET the cache makes of a run. */
+  private readonly requestBlocks: number;
 
   constructor(
     private readonly cache: BlockCache,
@@ -45,6 +47,7 @@ export class Prefetcher {
   ) {
     this.initialBlocks = Math.max(1, Math.ceil(options.initialWindowBytes / cache.blockSize));
     this.maxBlocks = Math.max(this.initialBlocks, Math.ceil(options.maxWindowBytes / cache.blockSize));
+    this.requestBlocks = Math.max(1, Math.floor(cache.options.maxRequestBytes / cache.blockSize));
   }
 
   /** The current read-ahead window in bytes (0 while the reader is not sequential). */
@@ -80,9 +83,11 @@ export class Prefetcher {
 
     const endBlock = Math.ceil(end / blockSize);
     const target = Math.min(endBlock + this.windowBlocks, this.cache.blockCount(this.object));
-    // Refill in batches of at least half a window so requests are large, not one block each.
+    // Refill as soon as one full-size request fits (so the number of GETs in flight stays near
+    // the window, as a parallel downloader's would), never in pieces smaller than that.
     const start = Math.max(this.frontier, endBlock);
-    if (target - start >= Math.max(1, Math.floor(this.windowBlocks / 2)) || start < endBlock + 1) {
+    const batch = Math.max(1, Math.min(Math.floor(this.windowBlocks / 2), this.requestBlocks));
+    if (target - start >= batch || start < endBlock + 1) {
       if (target > start) this.cache.prefetch(this.object, start, target - start);
       this.frontier = Math.max(this.frontier, target);
     }

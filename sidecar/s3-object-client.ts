@@ -36,6 +36,7 @@ import {
   type ObjectClient,
   type ObjectErrorKind,
   type ObjectInfo,
+  type RangeProgress,
   type RangeResult,
 } from './object-client';
 
@@ -139,7 +140,7 @@ export class S3ObjectClient implements ObjectClient {
     });
   }
 
-  getRange(key: string, range: ByteRange, ifMatch?: string): Promise<RangeResult> {
+  getRange(key: string, range: ByteRange, ifMatch?: string, onProgress?: RangeProgress): Promise<RangeResult> {
     const end = range.offset + range.length - 1;
     return this.attempt(`get ${key} bytes=${range.offset}-${end}`, async (abortSignal) => {
       const out = await this.client.send(
@@ -152,7 +153,7 @@ export class S3ObjectClient implements ObjectClient {
         throw new ObjectClientError('PreconditionFailed', `${key}: ETag is ${etag}, wanted ${ifMatch}`);
       }
       const expected = out.ContentLength ?? range.length;
-      const data = await readBody(out.Body as AsyncIterable<Uint8Array> | undefined, Math.min(expected, range.length));
+      const data = await readBody(out.Body as AsyncIterable<Uint8Array> | undefined, Math.min(expected, range.length), onProgress);
       if (data.length !== expected) {
         throw new ObjectClientError('Transient', `${key}: body ended after ${data.length} of ${expected} bytes`);
       }
@@ -253,7 +254,7 @@ export class S3ObjectClient implements ObjectClient {
 }
 
 /** Read a response body into one buffer allocated up front (no concatenation copies). */
-async function readBody(body: AsyncIterable<Uint8Array> | undefined, expected: number): Promise<Buffer> {
+async function readBody(body: AsyncIterable<Uint8Array> | undefined, expected: number, onProgress?: RangeProgress): Promise<Buffer> {
   if (!body) return Buffer.alloc(0);
   const data = Buffer.allocUnsafe(expected);
   let filled = 0;
@@ -261,6 +262,7 @@ async function readBody(body: AsyncIterable<Uint8Array> | undefined, expected: n
     if (filled + chunk.length > expected) throw new ObjectClientError('Other', `body longer than the ${expected} bytes announced`);
     data.set(chunk, filled);
     filled += chunk.length;
+    onProgress?.(data, filled);
   }
   return filled === expected ? data : data.subarray(0, filled);
 }

@@ -109,6 +109,25 @@ describe('block-cache', () => {
       expect(lengths).toEqual([8 * MiB, 8 * MiB, 4 * MiB + 5]);
     });
 
+    it('hands out each block of a multi-block GET as soon as its bytes have arrived', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const streaming = Object.create(client) as MemoryObjectClient;
+      streaming.getRange = async (key, range, ifMatch, onProgress) => {
+        const result = await client.getRange(key, range, ifMatch);
+        onProgress?.(result.data, MiB); // the first block's bytes are in ...
+        await gate; // ... the rest is still on the wire
+        onProgress?.(result.data, result.data.length);
+        return result;
+      };
+      const streamingCache = new BlockCache(streaming, new MemoryCache(64 * MiB), undefined, options, new SidecarMetrics());
+      streamingCache.prefetch(object, 0, 8);
+      const firstBlock = await Promise.race([streamingCache.read(object, 0), new Promise((resolve) => setTimeout(() => resolve('waited'), 1000))]);
+      expect((firstBlock as Buffer).equals(data.subarray(0, MiB))).toBe(true);
+      release();
+      expect((await streamingCache.read(object, 7)).equals(data.subarray(7 * MiB, 8 * MiB))).toBe(true);
+    });
+
     it('rejects every waiting reader when the fetch fails, and retries on the next read', async () => {
       const { cache } = build();
       client.beforeRequest = () => {

@@ -7,6 +7,7 @@ function recordingCache(blockCount: number) {
   const requested: Array<[number, number]> = [];
   const cache = {
     blockSize: MiB,
+    options: { blockSize: MiB, maxRequestBytes: 8 * MiB, dataset: 'test' },
     blockCount: () => blockCount,
     prefetch: (_object: ObjectVersion, first: number, count: number) => requested.push([first, count]),
   } as unknown as BlockCache;
