@@ -47,6 +47,11 @@ function isPlainObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A property of the object itself: user keys such as "constructor" must not find Object.prototype's. */
+function own(obj: Json, key: string): unknown {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
 /** RFC 6901: "~" and "/" in a key are escaped as "~0" and "~1". */
 function token(key: string | number): string {
   return String(key).replace(/~/g, '~0').replace(/\//g, '~1');
@@ -69,9 +74,9 @@ function diffValue(before: unknown, after: unknown, path: string, operations: Op
     diffArray(before as unknown[], after as unknown[], path, operations);
   } else if (isPlainObject(before) && isPlainObject(after)) {
     for (const key of Object.keys(before)) {
-      if (before[key] !== undefined && after[key] === undefined) operations.push({ op: 'remove', path: `${path}/${token(key)}` });
+      if (before[key] !== undefined && own(after, key) === undefined) operations.push({ op: 'remove', path: `${path}/${token(key)}` });
     }
-    for (const key of Object.keys(after)) diffValue(before[key], after[key], `${path}/${token(key)}`, operations);
+    for (const key of Object.keys(after)) diffValue(own(before, key), after[key], `${path}/${token(key)}`, operations);
   } else if (typeof before === 'object' || typeof after === 'object' || before !== after) {
     operations.push({ op: 'replace', path, value: after });
   }
@@ -97,7 +102,7 @@ function equal(a: unknown, b: unknown): boolean {
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, i) => equal(item, b[i]));
   if (isPlainObject(a) && isPlainObject(b)) {
     const keys = Object.keys(a).filter((k) => a[k] !== undefined);
-    return keys.length === Object.keys(b).filter((k) => b[k] !== undefined).length && keys.every((k) => equal(a[k], b[k]));
+    return keys.length === Object.keys(b).filter((k) => b[k] !== undefined).length && keys.every((k) => equal(a[k], own(b, k)));
   }
   return false;
 }
