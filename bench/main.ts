@@ -1,7 +1,9 @@
 /**
  * `make bench`: the single benchmark driver. Runs the read comparison (datamount, s3fs,
- * rclone mount and the direct download, under the S3 latency model) and prints the table,
- * the targets, and writes bench/results/latest.json and bench/results/comparison.svg.
+ * rclone mount and the direct download, under the S3 latency model), then the webhook's
+ * admission benchmark (bench/webhook.ts) and the placement simulation (bench/placement.ts);
+ * prints their tables and the read targets, and writes bench/results/latest.json and
+ * bench/results/comparison.svg.
  * `--only` picks parts, `--quick` shrinks the sizes for a smoke run; `--help` lists the rest.
  */
 import { promises as fs } from 'node:fs';
@@ -27,6 +29,7 @@ import { READ_WORKLOADS } from './read-workloads';
 import { drawChart } from './report-chart';
 import { formatTable, formatTargets } from './report-table';
 import { s3fsPeer } from './s3fs-peer';
+import { formatWebhookTable, runWebhookBench } from './webhook';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const S3_DATA_DIR = path.join(REPO, '.cache', 'bench-s3');
@@ -150,9 +153,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (config.parts.includes('read')) await runReadPart(config, report, workDir);
     if (config.parts.includes('webhook')) {
-      const note = 'webhook benchmark: not part of this build yet (bench/webhook.ts is not there), skipped';
-      report.notes.push(note);
-      log(note);
+      log('\nwebhook admission benchmark (bench/webhook.ts)');
+      const rows = await runWebhookBench({ durationMs: config.quick ? 2000 : 5000, log });
+      log(formatWebhookTable(rows));
+      report.parts.webhook = rows;
     }
   } finally {
     await cleanUp();
