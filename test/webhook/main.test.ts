@@ -1,0 +1,113 @@
+/**
+ * `datamount-webhook` as a process: the compiled entry point (dist/webhook/main.js, built by
+ * `make build`) started with a catalog file and a throwaway certificate, called over HTTPS the
+ * way the API server calls it, and stopped with SIGTERM.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FIXTURES, loadReview } from './review-fixtures';
+import { makeServingCert, makeTestCa, WEBHOOK_DNS_NAMES, WEBHOOK_SERVER_NAME } from './test-ca';
+
+const MAIN = join(__dirname, '..', '..', 'dist', 'webhook', 'main.js');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+function run(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const { DATAMOUNT_CATALOG: _ignored, ...base } = process.env;
+  const child = spawn(process.execPath, [MAIN], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => { output += c.toString(); });
+  child.stderr?.on('data', (c: Buffer) => { output += c.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+describe('datamount-webhook (dist/webhook/main.js)', () => {
+  beforeAll(() => {
+    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`make build\` (make test does) before this test`);
+  });
+
+  describe('when the configuration is wrong', () => {
+    it('exits 1 naming every bad variable', async () => {
+      const proc = run({ DATAMOUNT_PORT: 'eighty', DATAMOUNT_CACHE_SIZE: 'lots' });
+      expect(await proc.exited).toBe(1);
+      expect(proc.output()).toContain('DATAMOUNT_PORT="eighty"');
+      expect(proc.output()).toContain('DATAMOUNT_CACHE_SIZE="lots"');
+    });
+
+    it('exits 1 when the certificate files cannot be read', async () => {
+      const proc = run({ DATAMOUNT_TLS_CERT: '/nonexistent/tls.crt', DATAMOUNT_TLS_KEY: '/nonexistent/tls.key', DATAMOUNT_CATALOG: join(FIXTURES, 'catalog.yaml') });
+      expect(await proc.exited).toBe(1);
+      expect(proc.output()).toContain('cannot start');
+      expect(proc.output()).toContain('/nonexistent/tls.crt');
+    });
+  });
+
+  describe('when started with a catalog file and a serving certificate', () => {
+    const ca = makeTestCa();
+    const serving = makeServingCert(ca, WEBHOOK_DNS_NAMES);
+    let dir: string;
+    let port: number;
+    let proc: ReturnType<typeof run>;
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'datamount-main-'));
+      await writeFile(join(dir, 'tls.crt'), serving.certPem);
+      await writeFile(join(dir, 'tls.key'), serving.keyPem);
+      port = await freePort();
+      proc = run({
+        DATAMOUNT_TLS_CERT: join(dir, 'tls.crt'), DATAMOUNT_TLS_KEY: join(dir, 'tls.key'),
+        DATAMOUNT_PORT: String(port), DATAMOUNT_CATALOG: join(FIXTURES, 'catalog.yaml'), DATAMOUNT_LOG_LEVEL: 'warn',
+      });
+    });
+
+    afterAll(async () => {
+      if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    function call(method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
+      return new Promise((resolve, reject) => {
+        const req = https.request({
+          host: '127.0.0.1', port, method, path, servername: WEBHOOK_SERVER_NAME, ca: ca.certPem, agent: false,
+          headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {},
+        }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    }
+
+    it('becomes ready over HTTPS, answers a review with a patch, and exits 0 on SIGTERM', async () => {
+      const deadline = Date.now() + 20_000;
+      let ready = 0;
+      while (Date.now() < deadline && ready !== 200) {
+        ready = await call('GET', '/readyz').then((r) => r.status, () => 0);
+        if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect({ ready, output: proc.output() }).toMatchObject({ ready: 200 });
+      const reply = await call('POST', '/mutate', JSON.stringify(loadReview('plain-pod')));
+      expect(reply.status).toBe(200);
+      expect(JSON.parse(reply.body)).toMatchObject({ response: { allowed: true, patchType: 'JSONPatch' } });
+      proc.child.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+    });
+  });
+});
