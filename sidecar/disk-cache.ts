@@ -54,6 +54,8 @@ export class DiskCache {
   droppedWrites = 0;
   private fullUntil = 0;
   private readonly writeQueue: Array<() => Promise<void>> = [];
+  /** Blocks queued or being written, readable before they reach the disk. */
+  private readonly queued = new Map<string, Buffer>();
   private writesRunning = 0;
   private readonly idle = new Set<() => void>();
   private readonly createdFolders = new Set<string>();
@@ -79,6 +81,8 @@ export class DiskCache {
 
   async get(id: string): Promise<DiskLookup> {
     const relative = this.relativeOf(id);
+    const waiting = this.queued.get(relative);
+    if (waiting) return { found: true, data: waiting };
     const file = path.join(this.options.dir, relative);
     let bytes: Buffer;
     try {
@@ -102,12 +106,13 @@ export class DiskCache {
   put(id: string, data: Buffer): void {
     if (Date.now() < this.fullUntil) return;
     const relative = this.relativeOf(id);
-    if (this.index.has(relative)) return;
+    if (this.index.has(relative) || this.queued.has(relative)) return;
     if (this.writeQueue.length + this.writesRunning >= (this.options.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES)) {
       this.droppedWrites++;
       return;
     }
-    this.writeQueue.push(() => this.write(id, relative, data));
+    this.queued.set(relative, data);
+    this.writeQueue.push(() => this.write(id, relative, data).finally(() => this.queued.delete(relative)));
     this.pump();
   }
 
