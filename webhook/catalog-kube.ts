@@ -237,24 +237,39 @@ export function startKubeCatalog(options: KubeCatalogOptions): KubeCatalog {
     }
   };
 
+  /**
+   * Direct lookups in flight, by namespace/name: a burst of pods naming the same Dataset (a Job
+   * with 500 parallel pods, say) shares one pair of GETs instead of sending one pair per pod.
+   */
+  const inflight = new Map<string, Promise<DatasetEntry | undefined>>();
+  const lookupDirect = async (namespace: string, name: string): Promise<DatasetEntry | undefined> => {
+    const results = await Promise.allSettled([DATAMOUNT_GROUP, DATASHIM_GROUP].map((group) => fetchDataset(group, namespace, name)));
+    let failure: unknown;
+    for (const [i, result] of results.entries()) {
+      const group = i === 0 ? DATAMOUNT_GROUP : DATASHIM_GROUP;
+      if (result.status === 'fulfilled') {
+        if (result.value !== undefined) memory.upsert(withKind(result.value, `${group}/${DATASET_VERSION}`, 'Dataset'));
+      } else if (!(result.reason instanceof KubeApiError && result.reason.status === 404)) {
+        failure ??= result.reason;
+      }
+    }
+    const found = memory.lookup(namespace, name);
+    if (found) return found;
+    if (failure !== undefined) throw new DatamountError(ERRORS.CATALOG_UNAVAILABLE, `GET Dataset ${namespace}/${name}: ${describeError(failure)}`, { cause: failure });
+    return undefined;
+  };
+
   return {
     async getDataset(namespace: string, name: string): Promise<DatasetEntry | undefined> {
       const held = memory.lookup(namespace, name);
       if (held) return held;
-      const results = await Promise.allSettled([DATAMOUNT_GROUP, DATASHIM_GROUP].map((group) => fetchDataset(group, namespace, name)));
-      let failure: unknown;
-      for (const [i, result] of results.entries()) {
-        const group = i === 0 ? DATAMOUNT_GROUP : DATASHIM_GROUP;
-        if (result.status === 'fulfilled') {
-          if (result.value !== undefined) memory.upsert(withKind(result.value, `${group}/${DATASET_VERSION}`, 'Dataset'));
-        } else if (!(result.reason instanceof KubeApiError && result.reason.status === 404)) {
-          failure ??= result.reason;
-        }
+      const key = `${namespace}/${name}`;
+      let pending = inflight.get(key);
+      if (!pending) {
+        pending = lookupDirect(namespace, name).finally(() => inflight.delete(key));
+        inflight.set(key, pending);
       }
-      const found = memory.lookup(namespace, name);
-      if (found) return found;
-      if (failure !== undefined) throw new DatamountError(ERRORS.CATALOG_UNAVAILABLE, `GET Dataset ${namespace}/${name}: ${describeError(failure)}`, { cause: failure });
-      return undefined;
+      return pending;
     },
     cacheLocations: () => memory.cacheLocations(),
     isSynced: () => memory.isSynced(),

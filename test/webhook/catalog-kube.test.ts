@@ -145,6 +145,14 @@ describe('startKubeCatalog', () => {
       expect(gets().length).toBe(getsAfterFirst);
     });
 
+    it('sends one pair of GETs for a burst of pods naming the same unknown Dataset', async () => {
+      const c = start();
+      await c.whenSynced();
+      const answers = await Promise.all(Array.from({ length: 50 }, () => c.getDataset('ml', 'nowhere')));
+      expect(answers.every((a) => a === undefined)).toBe(true);
+      expect(gets()).toHaveLength(2);
+    });
+
     it('answers undefined when neither group has it, and never looks in another namespace', async () => {
       const c = start();
       await c.whenSynced();
