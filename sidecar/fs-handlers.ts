@@ -81,8 +81,8 @@ export interface Handlers {
   rmdir(path: string): Promise<void>;
   rename(source: string, destination: string): Promise<void>;
   utimens(path: string): Promise<void>;
-  chmod(path: string): Promise<void>;
-  chown(path: string): Promise<void>;
+  chmod(path: string, mode: number): Promise<void>;
+  chown(path: string, uid: number, gid: number): Promise<void>;
   statfs(path: string): Promise<StatFs>;
   /** Complete every open upload (shutdown); resolves when all have finished or failed. */
   finishUploads(): Promise<void>;
@@ -97,6 +97,8 @@ type Handle =
 const O_ACCMODE = 3;
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
+/** chown's "leave as is" (-1 as an unsigned 32-bit id). */
+const UNCHANGED_ID = 0xffffffff;
 
 export function createHandlers(options: HandlerOptions): Handlers {
   const { client, names, tree, blocks, readOnly, log, metrics, dataset } = options;
@@ -358,13 +360,18 @@ export function createHandlers(options: HandlerOptions): Handlers {
       await entryAt(path);
     },
 
-    async chmod(path) {
-      await entryAt(path);
+    // S3 objects have no mode or owner: the mount shows configured ones. Setting what is already
+    // shown succeeds (so mv across directories, cp -a and rsync work); changing it is refused.
+    async chmod(path, mode) {
+      const entry = await entryAt(path);
+      if ((mode & 0o7777) === (entry.kind === 'file' ? fileMode : directoryMode)) return;
       throw new FsError('EPERM', `${path}: S3 objects have no mode; the mount shows the configured modes`);
     },
 
-    async chown(path) {
+    async chown(path, uid, gid) {
       await entryAt(path);
+      const unchanged = (wanted: number, shown: number): boolean => wanted === shown || wanted === UNCHANGED_ID;
+      if (unchanged(uid, options.uid) && unchanged(gid, options.gid)) return;
       throw new FsError('EPERM', `${path}: S3 objects have no owner; the mount shows the configured uid/gid`);
     },
 

@@ -257,6 +257,23 @@ describe('fs-handlers', () => {
     });
   });
 
+  describe('when asked to change modes or owners', () => {
+    it.each([
+      ['chmod to the mode shown', (m: ReturnType<typeof testMount>) => m.handlers.chmod('/f', 0o644), 'ok'],
+      ['chmod of a directory to the mode shown', (m: ReturnType<typeof testMount>) => m.handlers.chmod('/d', 0o755), 'ok'],
+      ['chmod to another mode', (m: ReturnType<typeof testMount>) => m.handlers.chmod('/f', 0o600), 'EPERM'],
+      ['chown to the owner shown', (m: ReturnType<typeof testMount>) => m.handlers.chown('/f', 1000, 2000), 'ok'],
+      ['chown leaving both as they are (-1)', (m: ReturnType<typeof testMount>) => m.handlers.chown('/f', 0xffffffff, 0xffffffff), 'ok'],
+      ['chown to another owner', (m: ReturnType<typeof testMount>) => m.handlers.chown('/f', 0, 2000), 'EPERM'],
+    ])('%s → %s', async (_name, operation, outcome) => {
+      const mount = testMount();
+      mount.client.seed('f', 'x');
+      mount.client.seed('d/g', 'y');
+      if (outcome === 'ok') await expect(operation(mount)).resolves.toBeUndefined();
+      else expect(await errnoOf(operation(mount))).toBe(outcome);
+    });
+  });
+
   describe('when the dataset is read-only', () => {
     it.each([
       ['create', (m: ReturnType<typeof testMount>) => m.handlers.create('/x', 0o644)],
