@@ -62,7 +62,7 @@ interface Walked {
 function walk(root: string, probes: string[]): Promise<Walked> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, ['-e', WALKER, root, ...probes], { timeout: 30_000, maxBuffer: 16 * 2 ** 20 }, (error, stdout) => {
-      if (error) reject(error);
+      if (error) reject(new Error(`walking ${root} failed: ${error.message}`));
       else resolve(JSON.parse(stdout) as Walked);
     });
   });

@@ -19,8 +19,12 @@ export interface KeyBucketServer {
   close(): Promise<void>;
 }
 
+/** Markup characters, and the C0 controls XML 1.0 cannot carry literally (all but tab, LF, CR). */
 const xml = (text: string): string =>
-  text.replace(/[<>&'"]|[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, (c) => `&#${c.charCodeAt(0)};`);
+  [...text].map((c) => {
+    const code = c.charCodeAt(0);
+    return '<>&\'"'.includes(c) || (code < 0x20 && c !== '\t' && c !== '\n' && c !== '\r') ? `&#${code};` : c;
+  }).join('');
 
 export async function startKeyBucketServer(bucket: string, objects: ReadonlyMap<string, Buffer>): Promise<KeyBucketServer> {
   const objectRequests: string[] = [];
