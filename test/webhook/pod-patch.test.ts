@@ -67,7 +67,7 @@ describe('diffPod', () => {
       affinity: fc.option(fc.dictionary(fc.string({ maxLength: 5 }), json, { maxKeys: 3 }), { nil: undefined }),
       env: fc.array(named, { maxLength: 5 }),
     });
-    const podOf = (p: fc.RecordValue<{ labels: unknown; init: unknown; volumes: unknown; affinity: unknown; env: unknown }>): Pod => JSON.parse(JSON.stringify({
+    const podOf = (p: { labels?: unknown; init?: unknown; volumes?: unknown; affinity?: unknown; env: unknown }): Pod => JSON.parse(JSON.stringify({
       metadata: { name: 'p', ...(p.labels ? { labels: p.labels } : {}) },
       spec: { containers: [{ name: 'c', env: p.env }], ...(p.init ? { initContainers: p.init } : {}), ...(p.volumes ? { volumes: p.volumes } : {}), ...(p.affinity ? { affinity: p.affinity } : {}) },
     })) as Pod;
