@@ -142,19 +142,19 @@ export class BlockCache {
     let missing = blocks;
     if (this.disk) {
       const disk = this.disk;
-      const found = await Promise.all(blocks.map((b) => disk.get(b.id).catch(() => ({ found: false as const, reason: 'missing' as const }))));
-      missing = [];
-      blocks.forEach((block, i) => {
-        const lookup = found[i];
-        if (lookup?.found) {
+      // Each hit is handed out as soon as its own file is read, not when the whole batch is.
+      const lookups = blocks.map(async (block) => {
+        const lookup = await disk.get(block.id).catch(() => ({ found: false as const, reason: 'missing' as const }));
+        if (lookup.found) {
           this.metrics.cacheHits.inc({ dataset: this.options.dataset, tier: 'disk' });
           this.memory.set(block.id, lookup.data);
           block.pending.resolve(lookup.data);
-        } else {
-          this.metrics.cacheMisses.inc({ dataset: this.options.dataset, tier: 'disk', ...(lookup?.reason === 'corrupt' ? { reason: 'corrupt' } : {}) });
-          missing.push(block);
+          return undefined;
         }
+        this.metrics.cacheMisses.inc({ dataset: this.options.dataset, tier: 'disk', ...(lookup.reason === 'corrupt' ? { reason: 'corrupt' } : {}) });
+        return block;
       });
+      missing = (await Promise.all(lookups)).filter((block) => block !== undefined);
     }
     await Promise.all(this.runs(missing).map((run) => this.fetch(object, run)));
   }
