@@ -13,7 +13,8 @@
  *     (no coordinated omission).
  * A third row measures `reviewPod` called in-process, without HTTP, for the pure review cost.
  *
- * Run: `node dist/bench/webhook.js [--duration-ms 5000] [--rate 2000] [--connections 16]`.
+ * Run: `node dist/bench/webhook.js [--duration-ms 5000] [--rate 2000] [--connections 16]`
+ * (`--max-only`, `--webhook-only` narrow the run, e.g. under `node --cpu-prof`).
  */
 import { fork } from 'node:child_process';
 import https from 'node:https';
@@ -32,6 +33,11 @@ export interface WebhookBenchOptions {
   rate?: number;
   /** Concurrent requests of the throughput run (and sockets of the latency run). */
   connections?: number;
+  /** Alternating rounds per mode (the duration is split between them). */
+  rounds?: number;
+  /** Run only these (default: both modes, both targets); for profiling one of them. */
+  modes?: readonly ('max' | 'rate')[];
+  targets?: readonly WebhookBenchRow['target'][];
   log?: (line: string) => void;
 }
 
@@ -278,14 +284,27 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
   const webhookPort = (webhook.server.address() as AddressInfo).port;
   const barePort = (bare.server.address() as AddressInfo).port;
 
+  // Short alternating rounds rather than one long run per target: on a shared machine the
+  // background load drifts, and alternating puts both targets under the same drift.
   const rows: WebhookBenchRow[] = [];
+  const rounds = options.rounds ?? 3;
   try {
-    for (const mode of ['max', 'rate'] as const) {
-      for (const [target, port, path] of [['bare echo', barePort, '/echo'], ['webhook /mutate', webhookPort, '/mutate']] as const) {
-        log(`webhook bench: ${target}, ${mode === 'max' ? `${connections} concurrent` : `${rate}/s`}, ${durationMs} ms …`);
-        const result = await runChild({ port, path, body, caPem, mode, durationMs, rate, connections });
-        rows.push(row(target, mode, result, bodyBytes, result.serverCpu));
+    for (const mode of options.modes ?? ['max', 'rate'] as const) {
+      const totals = new Map<WebhookBenchRow['target'], MeasuredLoad>();
+      for (let round = 0; round < rounds; round++) {
+        for (const [target, port, path] of [['bare echo', barePort, '/echo'], ['webhook /mutate', webhookPort, '/mutate']] as const) {
+          if (options.targets && !options.targets.includes(target)) continue;
+          log(`webhook bench: ${target}, ${mode === 'max' ? `${connections} concurrent` : `${rate}/s`}, round ${round + 1}/${rounds} …`);
+          const result = await runChild({ port, path, body, caPem, mode, durationMs: durationMs / rounds, rate, connections });
+          const sum = totals.get(target);
+          totals.set(target, sum ? {
+            requests: sum.requests + result.requests, errors: sum.errors + result.errors, seconds: sum.seconds + result.seconds,
+            latenciesMs: sum.latenciesMs.concat(result.latenciesMs),
+            serverCpu: { user: sum.serverCpu.user + result.serverCpu.user, system: sum.serverCpu.system + result.serverCpu.system },
+          } : result);
+        }
       }
+      for (const [target, total] of totals) rows.push(row(target, mode, total, bodyBytes, total.serverCpu));
     }
   } finally {
     await webhook.close();
@@ -352,6 +371,8 @@ if (require.main === module) {
     if (durationMs) options.durationMs = durationMs;
     if (rate) options.rate = rate;
     if (connections) options.connections = connections;
+    if (argv.includes('--max-only')) options.modes = ['max'];
+    if (argv.includes('--webhook-only')) options.targets = ['webhook /mutate'];
     runWebhookBench(options).then((rows) => {
       process.stdout.write(`${formatWebhookTable(rows)}\n`);
       process.exit(0);

@@ -83,6 +83,7 @@ function diffValue(before: unknown, after: unknown, path: string, operations: Op
 }
 
 function diffArray(before: unknown[], after: unknown[], path: string, operations: Operation[]): void {
+  if (diffNamedList(before, after, path, operations)) return;
   let head = 0;
   while (head < before.length && head < after.length && equal(before[head], after[head])) head++;
   let tail = 0;
@@ -94,6 +95,51 @@ function diffArray(before: unknown[], after: unknown[], path: string, operations
   // Extra old items go from the highest index down, so earlier indexes stay valid.
   for (let i = removedEnd - 1; i >= head + common; i--) operations.push({ op: 'remove', path: `${path}/${i}` });
   for (let i = head + common; i < addedEnd; i++) operations.push({ op: 'add', path: `${path}/${i}`, value: after[i] });
+}
+
+function namesOf(list: unknown[]): string[] | undefined {
+  const names: string[] = [];
+  for (const item of list) {
+    if (!isPlainObject(item) || typeof item.name !== 'string') return undefined;
+    names.push(item.name);
+  }
+  return new Set(names).size === names.length ? names : undefined;
+}
+
+function isSubsequence(short: string[], long: string[]): boolean {
+  let j = 0;
+  for (const name of long) if (j < short.length && short[j] === name) j++;
+  return j === short.length;
+}
+
+/**
+ * Lists of named items (containers, volumes, mounts, variables) where items were only inserted
+ * or only removed: align them by name, so the sidecar put in front of the pod's init containers
+ * is one `add` at index 0 and each existing container is diffed against itself. Indexes are
+ * those of the array as the operations before have left it. False when this does not apply.
+ */
+function diffNamedList(before: unknown[], after: unknown[], path: string, operations: Operation[]): boolean {
+  if (before.length === after.length) return false;
+  const beforeNames = namesOf(before);
+  const afterNames = namesOf(after);
+  if (!beforeNames || !afterNames) return false;
+  if (before.length < after.length && isSubsequence(beforeNames, afterNames)) {
+    let j = 0;
+    after.forEach((item, i) => {
+      if (j < before.length && beforeNames[j] === afterNames[i]) diffValue(before[j++], item, `${path}/${i}`, operations);
+      else operations.push({ op: 'add', path: `${path}/${i}`, value: item });
+    });
+    return true;
+  }
+  if (before.length > after.length && isSubsequence(afterNames, beforeNames)) {
+    let kept = 0;
+    before.forEach((item, j) => {
+      if (kept < after.length && afterNames[kept] === beforeNames[j]) diffValue(item, after[kept], `${path}/${kept++}`, operations);
+      else operations.push({ op: 'remove', path: `${path}/${kept}` });
+    });
+    return true;
+  }
+  return false;
 }
 
 /** Deep equality of JSON values, short-circuiting on shared references. */

@@ -281,6 +281,7 @@ function checkMountPaths(containers: Container[], datasets: PlannedDataset[], pr
 }
 
 function checkEnvConflicts(containers: Container[], datasets: PlannedDataset[], problems: string[]): void {
+  if (!datasets.some((d) => d.request.env || d.request.datashimConfigmap)) return;
   for (const container of containers) {
     const existing = new Set((container.env ?? []).map((e) => e.name));
     if (existing.size === 0) continue;

@@ -31,6 +31,13 @@ describe('diffPod', () => {
     ['a sidecar put in front of existing init containers: one add, not a shifted replace of each', (p) => {
       p.spec.initContainers = [{ name: 'datamount-sidecar', image: 'i' }, ...(p.spec.initContainers ?? [])];
     }, 1],
+    ['a sidecar put in front of init containers that also got a mount: the add plus one small change', (p) => {
+      const prepare = p.spec.initContainers![0]!;
+      p.spec.initContainers = [{ name: 'datamount-sidecar', image: 'i' }, { ...prepare, volumeMounts: [{ name: 'v', mountPath: '/v' }] }];
+    }, 2],
+    ['a named item removed from the middle', (p) => {
+      p.spec.containers = [p.spec.containers[0]!, p.spec.containers[2]!];
+    }, 1],
     ['a label added to labels with a "/" in the key', (p) => {
       p.metadata!.labels = { ...p.metadata!.labels, 'datamount.dev/injected': 'true' };
     }, 1],
@@ -59,7 +66,7 @@ describe('diffPod', () => {
 
   describe('for any change to the parts an injection writes', () => {
     const json = fc.jsonValue({ maxDepth: 3 });
-    const named = fc.record({ name: fc.string({ maxLength: 6 }), value: json }, { requiredKeys: ['name'] });
+    const named = fc.record({ name: fc.constantFrom('a', 'b', 'c', 'd', 'e'), value: json }, { requiredKeys: ['name'] });
     const part = fc.record({
       labels: fc.option(fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 })), { nil: undefined }),
       init: fc.option(fc.array(named, { maxLength: 4 }), { nil: undefined }),
