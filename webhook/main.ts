@@ -44,7 +44,11 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
   let app: ReturnType<typeof buildServer> | undefined;
   let reloader: TlsReloader | undefined;
   try {
-    const log: Log = (level, msg, fields) => app?.log[level]({ ...fields }, msg) ?? process.stderr.write(`${level}: ${msg} ${JSON.stringify(fields ?? {})}\n`);
+    // Before the server (and its logger) exists, start-up messages go to stderr as JSON lines.
+    const log: Log = (level, msg, fields) => {
+      if (app) app.log[level]({ ...fields }, msg);
+      else process.stderr.write(`${JSON.stringify({ level, msg, ...fields })}\n`);
+    };
     reloader = new TlsReloader({
       certPath: config.tlsCert,
       keyPath: config.tlsKey,
