@@ -86,7 +86,7 @@ export class DiskCache {
     const file = path.join(this.options.dir, relative);
     let bytes: Buffer;
     try {
-      bytes = await fs.readFile(file);
+      bytes = await this.readWhole(file, this.index.get(relative)?.size);
     } catch {
       this.forget(relative);
       return { found: false, reason: 'missing' };
@@ -100,6 +100,22 @@ export class DiskCache {
     }
     this.touch(relative, file, bytes.length);
     return { found: true, data };
+  }
+
+  /**
+   * The file's bytes in one read when its size is known (open, read, close), instead of
+   * readFile's stat and 512 KiB steps: fewer trips through the thread pool per block.
+   */
+  private async readWhole(file: string, size: number | undefined): Promise<Buffer> {
+    const handle = await fs.open(file, 'r');
+    try {
+      const length = size ?? (await handle.stat()).size;
+      const bytes = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(bytes, 0, length, 0);
+      return bytesRead === length ? bytes : bytes.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
   }
 
   /** Cache a block in the background; dropped when the disk is full or too busy. */
