@@ -104,12 +104,6 @@ export class BlockCache {
     if (wanted.length > 0) void this.load(object, wanted);
   }
 
-  /** Whether a block is in memory or being loaded (the prefetcher's view of progress). */
-  isAvailableOrLoading(object: ObjectVersion, index: number): boolean {
-    const id = this.idOf(object, index);
-    return this.memory.has(id) || this.inflight.has(id);
-  }
-
   private idOf(object: ObjectVersion, index: number): string {
     return `${this.client.bucket}\0${object.key}\0${object.etag}\0${index}`;
   }
