@@ -15,8 +15,12 @@
  *
  * The additional authenticated data is the header plus the block's cache id (bucket, key, ETag,
  * block index), so a valid block moved to another name does not authenticate either.
+ *
+ * Encryption runs through WebCrypto, whose AES-GCM works on libuv's thread pool: a 1 MiB block
+ * costs about a millisecond of AES, which would otherwise stall the thread that answers FUSE.
+ * WebCrypto's output is ciphertext followed by the 16-byte tag — exactly the layout above.
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes, webcrypto } from 'node:crypto';
 
 const MAGIC = Buffer.from('DMB1');
 const VERSION = 1;
@@ -46,35 +50,44 @@ export function blockFileName(keys: BlockKeys, id: string): string {
   return `${createHmac('sha256', keys.naming).update(id).digest('hex').slice(0, 48)}.blk`;
 }
 
-export function encodeBlock(keys: BlockKeys, id: string, data: Buffer): Buffer {
-  const file = Buffer.allocUnsafe(HEADER_BYTES + data.length + TAG_BYTES);
-  MAGIC.copy(file, 0);
-  file.writeUInt8(VERSION, 4);
-  file.fill(0, 5, 8);
-  randomBytes(NONCE_BYTES).copy(file, 8);
-  file.writeUInt32BE(data.length, 20);
-  const header = file.subarray(0, HEADER_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', keys.encryption, file.subarray(8, 20));
-  cipher.setAAD(Buffer.concat([header, Buffer.from(id)]));
-  const written = cipher.update(data).copy(file, HEADER_BYTES);
-  cipher.final().copy(file, HEADER_BYTES + written);
-  cipher.getAuthTag().copy(file, HEADER_BYTES + data.length);
-  return file;
+const cryptoKeys = new WeakMap<BlockKeys, Promise<webcrypto.CryptoKey>>();
+
+function cryptoKeyOf(keys: BlockKeys): Promise<webcrypto.CryptoKey> {
+  let key = cryptoKeys.get(keys);
+  if (!key) {
+    key = webcrypto.subtle.importKey('raw', keys.encryption, 'AES-GCM', false, ['encrypt', 'decrypt']);
+    cryptoKeys.set(keys, key);
+  }
+  return key;
+}
+
+export async function encodeBlock(keys: BlockKeys, id: string, data: Buffer): Promise<Buffer> {
+  const header = Buffer.alloc(HEADER_BYTES);
+  MAGIC.copy(header, 0);
+  header.writeUInt8(VERSION, 4);
+  randomBytes(NONCE_BYTES).copy(header, 8);
+  header.writeUInt32BE(data.length, 20);
+  const sealed = await webcrypto.subtle.encrypt(
+    { name: 'AES-GCM', iv: header.subarray(8, 20), additionalData: Buffer.concat([header, Buffer.from(id)]), tagLength: TAG_BYTES * 8 },
+    await cryptoKeyOf(keys),
+    data,
+  );
+  return Buffer.concat([header, Buffer.from(sealed)], HEADER_BYTES + sealed.byteLength);
 }
 
 /** The block's bytes, or undefined when the file is not an intact block of `id` under these keys. */
-export function decodeBlock(keys: BlockKeys, id: string, file: Buffer): Buffer | undefined {
+export async function decodeBlock(keys: BlockKeys, id: string, file: Buffer): Promise<Buffer | undefined> {
   if (file.length < HEADER_BYTES + TAG_BYTES) return undefined;
   if (!file.subarray(0, 4).equals(MAGIC) || file.readUInt8(4) !== VERSION) return undefined;
   const length = file.readUInt32BE(20);
   if (file.length !== HEADER_BYTES + length + TAG_BYTES) return undefined;
   try {
-    const decipher = createDecipheriv('aes-256-gcm', keys.encryption, file.subarray(8, 20));
-    decipher.setAAD(Buffer.concat([file.subarray(0, HEADER_BYTES), Buffer.from(id)]));
-    decipher.setAuthTag(file.subarray(HEADER_BYTES + length));
-    const head = decipher.update(file.subarray(HEADER_BYTES, HEADER_BYTES + length));
-    const tail = decipher.final();
-    return tail.length === 0 ? head : Buffer.concat([head, tail]);
+    const plain = await webcrypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: file.subarray(8, 20), additionalData: Buffer.concat([file.subarray(0, HEADER_BYTES), Buffer.from(id)]), tagLength: TAG_BYTES * 8 },
+      await cryptoKeyOf(keys),
+      file.subarray(HEADER_BYTES),
+    );
+    return Buffer.from(plain);
   } catch {
     return undefined;
   }

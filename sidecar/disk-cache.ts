@@ -91,7 +91,7 @@ export class DiskCache {
       this.forget(relative);
       return { found: false, reason: 'missing' };
     }
-    const data = decodeBlock(this.options.keys, id, bytes);
+    const data = await decodeBlock(this.options.keys, id, bytes);
     if (!data) {
       this.options.log.warn('cached block failed authentication; refetching', { file });
       this.forget(relative);
@@ -160,7 +160,7 @@ export class DiskCache {
 
   private async write(id: string, relative: string, data: Buffer): Promise<void> {
     if (Date.now() < this.fullUntil || this.index.has(relative)) return;
-    const encoded = encodeBlock(this.options.keys, id, data);
+    const encoded = await encodeBlock(this.options.keys, id, data);
     if (encoded.length > this.options.maxBytes) return;
     // Reserve before the first await, so parallel writes cannot overshoot the bound together.
     const evicted = this.evictFor(encoded.length);
