@@ -13,7 +13,6 @@
  *
  * No side effects anywhere: a `dryRun` request is reviewed exactly like any other.
  */
-import { parseQuantity } from '../common/quantity';
 import { type AdmissionRequest, type AdmissionResponse, isPodCreate } from './admission-review';
 import { type NodeCacheReport, planCacheHints } from './cache-hints';
 import type { DatasetCatalog } from './catalog';
@@ -21,9 +20,9 @@ import type { WebhookConfig } from './config';
 import type { DatasetEntry } from './dataset';
 import { appEnv, ownedAppEnvNames } from './env-injection';
 import { describeError } from './errors';
-import { type InjectionPlan, mountedDatasets, type PlannedDataset } from './injection-plan';
+import { appContainers, type InjectionPlan, mountedDatasets, planInjection, reservedNameProblems } from './injection-plan';
 import {
-  CACHE_HINTS_ANNOTATION, DATASETS_ANNOTATION, datasetVolumeName, envNamePart, INJECTED_DATASETS_ANNOTATION, INJECTED_LABEL,
+  CACHE_HINTS_ANNOTATION, DATASETS_ANNOTATION, INJECTED_DATASETS_ANNOTATION, INJECTED_LABEL,
   isOurVolumeName, OPT_OUT_ANNOTATION, SIDECAR_NAME,
 } from './names';
 import { type Container, checkPodShape, type EnvVar, type Pod, podDisplayName } from './pod';
@@ -159,144 +158,6 @@ function numbered(problems: string[]): string {
 function withWarnings(response: AdmissionResponse, warnings: string[]): AdmissionResponse {
   const unique = [...new Set(warnings)].slice(0, MAX_WARNINGS);
   return unique.length > 0 ? { ...response, warnings: unique } : response;
-}
-
-/** Our names in a pod that did not come from us: refuse rather than take them over. */
-function reservedNameProblems(pod: Pod, injectedBefore: boolean): string[] {
-  const problems: string[] = [];
-  if (pod.spec.containers.some((c) => c.name === SIDECAR_NAME)) {
-    problems.push(`spec.containers holds a container named "${SIDECAR_NAME}"; that name is reserved for the sidecar datamount injects, rename the container`);
-  }
-  if (injectedBefore) return problems;
-  if ((pod.spec.initContainers ?? []).some((c) => c.name === SIDECAR_NAME)) {
-    problems.push(`spec.initContainers holds a container named "${SIDECAR_NAME}" but the pod was not injected by datamount (no ${INJECTED_LABEL} label); that name is reserved, rename the container`);
-  }
-  for (const volume of pod.spec.volumes ?? []) {
-    if (isOurVolumeName(volume.name)) {
-      problems.push(`spec.volumes holds a volume named "${volume.name}" but the pod was not injected by datamount; volume names starting with "datamount-" are reserved, rename it`);
-    }
-  }
-  return problems;
-}
-
-function appContainers(pod: Pod): Container[] {
-  return [...(pod.spec.initContainers ?? []).filter((c) => c.name !== SIDECAR_NAME), ...pod.spec.containers];
-}
-
-function planInjection(pod: Pod, namespace: string, wanted: PodRequest, entries: (DatasetEntry | undefined)[], config: WebhookConfig, problems: string[], warnings: string[]): InjectionPlan {
-  const containers = appContainers(pod);
-  const containerNames = containers.map((c) => c.name);
-  const datasets: PlannedDataset[] = [];
-  wanted.datasets.forEach((request, i) => {
-    const entry = entries[i];
-    if (!entry) {
-      problems.push(`${request.source}: Dataset "${request.name}" does not exist in namespace ${namespace} (a pod can only use Datasets of its own namespace; see kubectl get datasets.datamount.dev -n ${namespace})`);
-      return;
-    }
-    warnings.push(...entry.warnings);
-    if (!entry.dataset) {
-      problems.push(...entry.problems);
-      return;
-    }
-    if (request.readOnly === false && entry.dataset.readOnly) {
-      problems.push(`annotation datamount.dev/${request.name}.read-only: "false" cannot widen Dataset "${request.name}", which is ReadOnly; remove the annotation or ask for a ReadWrite Dataset`);
-      return;
-    }
-    const unknown = (request.containers ?? []).filter((c) => !containerNames.includes(c));
-    if (unknown.length > 0) {
-      problems.push(`annotation datamount.dev/${request.name}.containers: no container named ${unknown.map((c) => `"${c}"`).join(', ')}; the pod has ${containerNames.map((c) => `"${c}"`).join(', ')}`);
-      return;
-    }
-    datasets.push({
-      request,
-      dataset: entry.dataset,
-      readOnly: entry.dataset.readOnly || request.readOnly === true,
-      volumeName: datasetVolumeName(request.name),
-      containers: request.containers ?? containerNames,
-    });
-  });
-
-  checkSharedEnvNames(datasets, problems);
-  checkMountPaths(containers, datasets, problems);
-  if (!(pod.metadata?.labels?.[INJECTED_LABEL] === 'true')) checkEnvConflicts(containers, datasets, problems);
-  if (datasets.some((d) => d.request.mount)) checkSidecarPort(containers, config.sidecarPort, problems);
-
-  const security = pod.spec.securityContext ?? {};
-  const numberOr = (value: unknown, fallback: number): number => (typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : fallback);
-  return {
-    namespace,
-    datasets,
-    uid: numberOr(security.runAsUser, 0),
-    gid: numberOr(security.runAsGroup, numberOr(security.fsGroup, 0)),
-    resources: sidecarResources(config, wanted),
-    cacheSize: wanted.cacheSize ?? config.cacheSize,
-    cacheMemory: wanted.cacheMemory ?? config.cacheMemory,
-  };
-}
-
-/**
- * The pod's annotations override the configured defaults one by one. A request given without a
- * limit that exceeds the default limit raises the limit with it (and a lone limit below the
- * default request lowers the request), so an annotation alone never makes an invalid pod.
- */
-function sidecarResources(config: WebhookConfig, wanted: PodRequest): InjectionPlan['resources'] {
-  const result = { ...config.sidecarResources, ...wanted.resources };
-  for (const [request, limit] of [['cpuRequest', 'cpuLimit'], ['memoryRequest', 'memoryLimit']] as const) {
-    const r = result[request];
-    const l = result[limit];
-    if (r === undefined || l === undefined || (parseQuantity(r) ?? 0) <= (parseQuantity(l) ?? Infinity)) continue;
-    if (wanted.resources[request] !== undefined && wanted.resources[limit] === undefined) result[limit] = r;
-    else result[request] = l;
-  }
-  return result;
-}
-
-function checkSharedEnvNames(datasets: PlannedDataset[], problems: string[]): void {
-  const byPart = new Map<string, string[]>();
-  for (const d of datasets) byPart.set(envNamePart(d.dataset.name), [...(byPart.get(envNamePart(d.dataset.name)) ?? []), d.dataset.name]);
-  for (const [part, names] of byPart) {
-    if (names.length > 1) problems.push(`Datasets ${names.map((n) => `"${n}"`).join(' and ')} would share the variable names DATASET_${part}_* / DATAMOUNT_${part}_*; ask for only one of them`);
-  }
-}
-
-function checkMountPaths(containers: Container[], datasets: PlannedDataset[], problems: string[]): void {
-  for (const container of containers) {
-    const ours = datasets.filter((d) => d.request.mount && d.containers.includes(container.name));
-    const theirs = (container.volumeMounts ?? []).filter((m) => !isOurVolumeName(m.name));
-    for (const d of ours) {
-      const path = d.request.mountPath;
-      const clash = theirs.find((m) => m.mountPath.replace(/(.)\/+$/, '$1') === path);
-      if (clash) problems.push(`annotation datamount.dev/${d.dataset.name}.mount-path: "${path}" clashes with volume "${clash.name}" already mounted there in container "${container.name}"; choose another path`);
-    }
-    for (let i = 0; i < ours.length; i++) {
-      for (let j = i + 1; j < ours.length; j++) {
-        const [a, b] = [ours[i] as PlannedDataset, ours[j] as PlannedDataset];
-        const [pa, pb] = [a.request.mountPath, b.request.mountPath];
-        if (pa === pb || pa.startsWith(`${pb}/`) || pb.startsWith(`${pa}/`)) {
-          problems.push(`mount paths of Datasets "${a.dataset.name}" (${pa}) and "${b.dataset.name}" (${pb}) clash in container "${container.name}": they must be different and not inside each other; set datamount.dev/<dataset>.mount-path`);
-        }
-      }
-    }
-  }
-}
-
-function checkEnvConflicts(containers: Container[], datasets: PlannedDataset[], problems: string[]): void {
-  if (!datasets.some((d) => d.request.env || d.request.datashimConfigmap)) return;
-  for (const container of containers) {
-    const existing = new Set((container.env ?? []).map((e) => e.name));
-    if (existing.size === 0) continue;
-    const clashes = datasets.filter((d) => (d.request.env || d.request.datashimConfigmap) && d.containers.includes(container.name))
-      .flatMap(appEnv).map((e) => e.name).filter((n) => existing.has(n));
-    if (clashes.length > 0) problems.push(`container "${container.name}" already defines ${clashes.join(', ')}, which datamount would set; remove them or do not use use-as env / useas configmap`);
-  }
-}
-
-function checkSidecarPort(containers: Container[], port: number, problems: string[]): void {
-  for (const container of containers) {
-    if ((container.ports ?? []).some((p) => p.containerPort === port)) {
-      problems.push(`container "${container.name}" uses port ${port}, which the datamount sidecar needs in the pod's network namespace; use another port (or ask the operator to change DATAMOUNT_SIDECAR_PORT)`);
-    }
-  }
 }
 
 /** Mutates `pod` into the injected pod; returns the placement-hint reason (if hints were planned). */
