@@ -48,6 +48,9 @@ export function buildServer(deps: ServerDeps): WebhookServer {
     logController: new LogController({ disableRequestLogging: true }),
     // The API server keeps connections open; idle ones are closed after this long.
     keepAliveTimeout: 30_000,
+    // The API server gives up on a webhook after timeoutSeconds (at most 30 s); a request still
+    // arriving after that has no caller, so a slow-trickling body may not hold a socket longer.
+    requestTimeout: 30_000,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
 
