@@ -27,7 +27,7 @@ import { rcloneFullPeer, rcloneOffPeer } from './rclone-peer';
 import { runReadBench } from './read-bench';
 import { READ_WORKLOADS } from './read-workloads';
 import { drawChart } from './report-chart';
-import { formatTable, formatTargets } from './report-table';
+import { formatMarkdownTable, formatMarkdownTargets, formatTable, formatTargets } from './report-table';
 import { s3fsPeer } from './s3fs-peer';
 import { formatWebhookTable, runWebhookBench } from './webhook';
 
@@ -127,7 +127,11 @@ async function writeResults(config: BenchConfig, report: BenchReport): Promise<v
   const json = path.join(outDir, 'latest.json');
   await fs.writeFile(`${json}.tmp`, `${JSON.stringify({ ...report, targets: judgeTargets(report) }, null, 2)}\n`);
   await fs.rename(`${json}.tmp`, json);
-  if (report.results.length > 0) await fs.writeFile(path.join(outDir, 'comparison.svg'), drawChart(report));
+  if (report.results.length > 0) {
+    await fs.writeFile(path.join(outDir, 'comparison.svg'), drawChart(report));
+    const markdown = `${formatMarkdownTable(report)}\n\n${formatMarkdownTargets(judgeTargets(report))}\n`;
+    await fs.writeFile(path.join(outDir, 'latest.md'), markdown);
+  }
   log(`\nwrote ${path.relative(REPO, json)}${report.results.length > 0 ? ` and ${path.relative(REPO, path.join(outDir, 'comparison.svg'))}` : ''}`);
 }
 

@@ -49,7 +49,7 @@ function render(rows: string[][]): string {
   return [line(head ?? []), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
-export function formatTable(report: BenchReport): string {
+function tableRows(report: BenchReport): string[][] {
   const rows: string[][] = [['workload', 'peer', 'result', 'time', `× ${DIRECT}`, '× s3fs', 'S3 requests', 'peak RSS', 'notes']];
   for (const workload of READ_WORKLOADS) {
     for (const result of report.results.filter((r) => r.workload === workload.id)) {
@@ -68,7 +68,23 @@ export function formatTable(report: BenchReport): string {
       ]);
     }
   }
-  return render(rows);
+  return rows;
+}
+
+export function formatTable(report: BenchReport): string {
+  return render(tableRows(report));
+}
+
+/** The same table in Markdown, for BENCHMARKS.md. */
+export function formatMarkdownTable(report: BenchReport): string {
+  const [head, ...body] = tableRows(report);
+  const line = (row: string[]): string => `| ${row.map((cell) => cell.replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(head ?? []), `|${(head ?? []).map(() => '---').join('|')}|`, ...body.map(line)].join('\n');
+}
+
+export function formatMarkdownTargets(verdicts: readonly TargetVerdict[]): string {
+  const rows = verdicts.map((v) => `| ${v.target} | ${v.met === undefined ? 'not measured' : v.met ? 'met' : '**missed**'} | ${v.detail} |`);
+  return ['| target | verdict | this run |', '|---|---|---|', ...rows].join('\n');
 }
 
 export function formatTargets(verdicts: readonly TargetVerdict[]): string {

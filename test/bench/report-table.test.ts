@@ -1,6 +1,6 @@
 import type { BenchReport } from '../../bench/bench-report';
 import { judgeTargets } from '../../bench/bench-targets';
-import { formatTable, formatTargets } from '../../bench/report-table';
+import { formatMarkdownTable, formatMarkdownTargets, formatTable, formatTargets } from '../../bench/report-table';
 import report from './fixtures/report.json';
 
 const fixture = report as unknown as BenchReport;
@@ -80,5 +80,24 @@ describe('judgeTargets', () => {
     const lines = formatTargets(verdicts).split('\n');
     expect(lines).toHaveLength(verdicts.length);
     expect(lines.every((l) => /^(MET |MISS|n\/a )/.test(l))).toBe(true);
+  });
+});
+
+describe('formatMarkdownTable', () => {
+  const markdown = formatMarkdownTable(fixture).split('\n');
+
+  it('is a Markdown table with the same rows as the printed one', () => {
+    expect(markdown[0]).toMatch(/^\| workload \| peer \| result \|/);
+    expect(markdown[1]).toMatch(/^\|---\|---\|/);
+    expect(markdown).toHaveLength(formatTable(fixture).split('\n').length);
+    expect(markdown.find((l) => l.startsWith('| small-cold | datamount |'))).toContain('| 1.50× | 3.00× |');
+  });
+});
+
+describe('formatMarkdownTargets', () => {
+  it('marks missed targets in bold', () => {
+    const text = formatMarkdownTargets(judgeTargets(fixture));
+    expect(text).toContain('| small files cold ≥ 1.5× rclone (no cache) | **missed** | 1.41×');
+    expect(text).toContain('| small files cold ≥ 2× s3fs | met | 3.00×');
   });
 });
