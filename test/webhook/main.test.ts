@@ -10,6 +10,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startFakeKubeApi, type FakeKubeApi } from '../support/fake-kube-api';
 import { FIXTURES, loadReview } from './review-fixtures';
 import { makeServingCert, makeTestCa, WEBHOOK_DNS_NAMES, WEBHOOK_SERVER_NAME } from './test-ca';
 
@@ -34,6 +35,33 @@ function run(env: Record<string, string>): { child: ChildProcess; output: () => 
   child.stderr?.on('data', (c: Buffer) => { output += c.toString(); });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, output: () => output, exited };
+}
+
+type Call = (method: string, path: string, body?: string) => Promise<{ status: number; body: string }>;
+
+function httpsCaller(port: number, caPem: string): Call {
+  return (method, path, body) => new Promise((resolve, reject) => {
+    const req = https.request({
+      host: '127.0.0.1', port, method, path, servername: WEBHOOK_SERVER_NAME, ca: caPem, agent: false,
+      headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {},
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function waitReady(call: Call): Promise<number> {
+  const deadline = Date.now() + 20_000;
+  let ready = 0;
+  while (Date.now() < deadline && ready !== 200) {
+    ready = await call('GET', '/readyz').then((r) => r.status, () => 0);
+    if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
+  }
+  return ready;
 }
 
 describe('datamount-webhook (dist/webhook/main.js)', () => {
@@ -80,34 +108,59 @@ describe('datamount-webhook (dist/webhook/main.js)', () => {
       await rm(dir, { recursive: true, force: true });
     });
 
-    function call(method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
-      return new Promise((resolve, reject) => {
-        const req = https.request({
-          host: '127.0.0.1', port, method, path, servername: WEBHOOK_SERVER_NAME, ca: ca.certPem, agent: false,
-          headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {},
-        }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
-    }
+    const call: Call = (method, path, body) => httpsCaller(port, ca.certPem)(method, path, body);
 
     it('becomes ready over HTTPS, answers a review with a patch, and exits 0 on SIGTERM', async () => {
-      const deadline = Date.now() + 20_000;
-      let ready = 0;
-      while (Date.now() < deadline && ready !== 200) {
-        ready = await call('GET', '/readyz').then((r) => r.status, () => 0);
-        if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
-      }
+      const ready = await waitReady(call);
       expect({ ready, output: proc.output() }).toMatchObject({ ready: 200 });
       const reply = await call('POST', '/mutate', JSON.stringify(loadReview('plain-pod')));
       expect(reply.status).toBe(200);
       expect(JSON.parse(reply.body)).toMatchObject({ response: { allowed: true, patchType: 'JSONPatch' } });
       proc.child.kill('SIGTERM');
       expect(await proc.exited).toBe(0);
+    });
+  });
+
+  describe('when started without a catalog file, against an API server (kubeconfig)', () => {
+    const ca = makeTestCa();
+    const serving = makeServingCert(ca, WEBHOOK_DNS_NAMES);
+    let dir: string;
+    let api: FakeKubeApi;
+    let proc: ReturnType<typeof run>;
+    let call: Call;
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'datamount-main-kube-'));
+      await writeFile(join(dir, 'tls.crt'), serving.certPem);
+      await writeFile(join(dir, 'tls.key'), serving.keyPem);
+      api = await startFakeKubeApi();
+      api.seed({ apiVersion: 'datamount.dev/v1alpha1', kind: 'Dataset', metadata: { name: 'imagenet', namespace: 'ml' }, spec: { s3: { endpoint: 'https://s3.example.com', bucket: 'training-data' } } });
+      await writeFile(join(dir, 'kubeconfig'), [
+        'apiVersion: v1', 'kind: Config', 'current-context: fake',
+        `clusters: [{ name: fake, cluster: { server: "${api.url}", insecure-skip-tls-verify: true } }]`,
+        'users: [{ name: nobody, user: {} }]',
+        'contexts: [{ name: fake, context: { cluster: fake, user: nobody } }]', '',
+      ].join('\n'));
+      const port = await freePort();
+      call = httpsCaller(port, ca.certPem);
+      proc = run({ DATAMOUNT_TLS_CERT: join(dir, 'tls.crt'), DATAMOUNT_TLS_KEY: join(dir, 'tls.key'), DATAMOUNT_PORT: String(port), KUBECONFIG: join(dir, 'kubeconfig'), DATAMOUNT_LOG_LEVEL: 'warn' });
+    });
+
+    afterAll(async () => {
+      if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+      await proc.exited;
+      await api.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('lists and watches the Datasets, becomes ready, and injects one created after start-up', async () => {
+      expect(await waitReady(call)).toBe(200);
+      expect(api.requests.some((r) => r.path === '/apis/datamount.dev/v1alpha1/datasets' && r.query.watch === 'true')).toBe(true);
+      api.seed({ apiVersion: 'datamount.dev/v1alpha1', kind: 'Dataset', metadata: { name: 'coco', namespace: 'ml' }, spec: { s3: { endpoint: 'https://s3.example.com', bucket: 'coco' } } });
+      const review = loadReview('deployment-pod');
+      const reply = await call('POST', '/mutate', JSON.stringify(review));
+      expect(JSON.parse(reply.body)).toMatchObject({ response: { uid: review.request.uid, allowed: true, patchType: 'JSONPatch' } });
+      expect(api.requests.filter((r) => r.method !== 'GET')).toEqual([]);
     });
   });
 });
