@@ -26,6 +26,7 @@ import { getStatus, startWebhookProcess, type WebhookProcess } from './webhook-p
 const TARGET_RATE = 2000;
 const OVERLOAD = Number(process.env.LOAD_FACTOR ?? 3);
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 2);
+const OVERLOAD_SECONDS = 3;
 const SLOW_LOOKUP_MS = 50;
 const STALE_AFTER_S = 2;
 const CONCURRENCY = 64;
@@ -90,6 +91,8 @@ describe('webhook under sustained load, a slow API server, then none', () => {
   let api: FakeKubeApi;
   let proxy: FaultProxy;
   let webhook: WebhookProcess;
+  /** Reviews per second the webhook managed in the closed-loop run (this machine, right now). */
+  let capacity = 0;
   const datasetGets = (): number => proxy.log().filter((r) => r.action === 'delay').length;
 
   beforeAll(async () => {
@@ -106,6 +109,8 @@ describe('webhook under sustained load, a slow API server, then none', () => {
       if (Date.now() > deadline) throw new Error(`webhook never became ready: ${webhook.stderr().join('\n')}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    // Open the connections (TLS handshakes) before anything is measured.
+    await driveClosed({ url: webhook.url, agent: webhook.agent, concurrency: CONCURRENCY, seconds: 0.5, next: mix(Infinity), check: () => [] });
   }, 60_000);
 
   afterAll(async () => {
@@ -119,7 +124,8 @@ describe('webhook under sustained load, a slow API server, then none', () => {
     beforeAll(async () => {
       proxy.counts(true);
       samples = await driveClosed({ url: webhook.url, agent: webhook.agent, concurrency: CONCURRENCY, seconds: SECONDS, next: mix(Infinity), check: expectVerdict(true) });
-      console.log(`${describeRun(`${CONCURRENCY} clients for ${SECONDS} s, all hits`, samples)}; ${(samples.length / SECONDS).toFixed(0)} reviews/s`);
+      capacity = samples.length / SECONDS;
+      console.log(`${describeRun(`${CONCURRENCY} clients for ${SECONDS} s, all hits`, samples)}; ${capacity.toFixed(0)} reviews/s`);
     }, 60_000);
 
     it('injects every pod without a single call to the API server, well within the webhook timeout', () => {
@@ -163,16 +169,20 @@ describe('webhook under sustained load, a slow API server, then none', () => {
     });
   });
 
-  describe(`when reviews arrive at ${OVERLOAD}× the target rate (open loop), a tenth of them misses`, () => {
+  // At least 3× the target and at least 5× what the webhook managed here just before: whatever the
+  // machine, the offered load is well past capacity for OVERLOAD_SECONDS, so an unbounded queue
+  // shows as answers later than the webhook timeout, and a bounded one as quick refusals.
+  describe(`when reviews arrive at ${OVERLOAD}× the target rate or more (open loop), a tenth of them misses`, () => {
     let samples: LoadSample[];
     let rss: { before: number; after: number };
     beforeAll(async () => {
       proxy.counts(true);
+      const rate = Math.round(Math.max(TARGET_RATE * OVERLOAD, 5 * capacity));
       const before = residentBytes(webhook.child.pid);
-      samples = await driveLoad({ url: webhook.url, agent: webhook.agent, rate: TARGET_RATE * OVERLOAD, seconds: SECONDS, next: mix(10), check: expectVerdict(true, true), timeoutMs: 60_000 });
+      samples = await driveLoad({ url: webhook.url, agent: webhook.agent, rate, seconds: OVERLOAD_SECONDS, next: mix(10), check: expectVerdict(true, true), timeoutMs: 120_000 });
       rss = { before, after: residentBytes(webhook.child.pid) };
-      console.log(`${describeRun(`${TARGET_RATE * OVERLOAD}/s for ${SECONDS} s`, samples)}; Dataset GETs at most ${proxy.counts().maxInFlight} open at once; webhook RSS ${(rss.before / 2 ** 20).toFixed(0)} → ${(rss.after / 2 ** 20).toFixed(0)} MiB`);
-    }, 120_000);
+      console.log(`${describeRun(`${rate}/s for ${OVERLOAD_SECONDS} s`, samples)}; Dataset GETs at most ${proxy.counts().maxInFlight} open at once; webhook RSS ${(rss.before / 2 ** 20).toFixed(0)} → ${(rss.after / 2 ** 20).toFixed(0)} MiB`);
+    }, 180_000);
 
     it('answers every review correctly or sheds it with a 503, and stays up', () => {
       expect(samples.filter((s) => s.problems.length > 0).slice(0, 5)).toEqual([]);
@@ -211,11 +221,9 @@ describe('webhook under sustained load, a slow API server, then none', () => {
       expect(readyRightAfter).toBe(200);
     });
 
-    // KNOWN FINDING (docs/robustness.md, "webhook: /readyz never reports a stale catalog"):
-    // catalog-kube.ts clears staleness when `client.watch()` resolves, but the library resolves
-    // it after reporting the failed connection too, so staleness is cleared after every failed
-    // retry. `it.failing` until fixed; then make this a plain `it`.
-    it.failing(`reports not ready once the catalog is stale for more than ${STALE_AFTER_S} s`, async () => {
+    // Found by this suite and fixed in catalog-kube.ts (watchOnce ignores a watch handle that
+    // arrives after client-node already reported the failed connection).
+    it(`reports not ready once the catalog is stale for more than ${STALE_AFTER_S} s`, async () => {
       const deadline = stoppedAt + (STALE_AFTER_S + 6) * 1000;
       let status = await getStatus(webhook.url, '/readyz', webhook.agent);
       while (status === 200 && Date.now() < deadline) {
