@@ -125,4 +125,20 @@ describe('webhook tenancy', () => {
       expect(injected).toBeGreaterThan(100);
     });
   });
+
+  describe('when the sidecar is given the node cache', () => {
+    // KNOWN FINDING S1 (docs/robustness.md): the sidecar gets the whole cache root as one
+    // hostPath, so it can list, delete or fill every other namespace's blocks (their content
+    // stays encrypted). The protection would be one hostPath per injected dataset. This test
+    // states that rule; `it.failing` until the contract changes, then make it a plain `it`.
+    it.failing('reaches only the cache folders of its own namespace\'s injected Datasets', async () => {
+      const object = pod({ 'datamount.dev/datasets': 'imagenet, coco' });
+      const result = await reviewPod(review(object), deps);
+      const after = patched(object, result.response.patch);
+      const hostPaths: string[] = (after.spec.volumes ?? []).flatMap((v: any) => (v.hostPath ? [v.hostPath.path] : []));
+      expect(hostPaths.length).toBeGreaterThan(0);
+      const root = deps.config.cacheHostPath;
+      for (const p of hostPaths) expect([`${root}/ml/imagenet`, `${root}/ml/coco`]).toContain(p);
+    });
+  });
 });
