@@ -64,17 +64,3 @@ export function sidecarCredentialEnv(dataset: Dataset): EnvVar[] {
     ...secretEnv(names.secretAccessKeyEnv, dataset, 'secretAccessKeyKey'),
   ];
 }
-
-/**
- * Every app-container variable name datamount could have written for these datasets, so a
- * repair removes variables of a dataset the pod no longer asks for.
- */
-export function ownedAppEnvNames(datasets: readonly string[]): Set<string> {
-  const names = new Set<string>();
-  for (const name of datasets) {
-    const upper = `DATASET_${envNamePart(name)}`;
-    for (const suffix of ['ENDPOINT', 'BUCKET', 'PREFIX', 'REGION', 'ACCESS_KEY_ID', 'SECRET_ACCESS_KEY']) names.add(`${upper}_${suffix}`);
-    for (const suffix of ['endpoint', 'bucket', 'folder', 'region', 'accessKeyID', 'secretAccessKey']) names.add(`${name}_${suffix}`);
-  }
-  return names;
-}

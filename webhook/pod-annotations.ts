@@ -45,8 +45,6 @@ export interface PodRequest {
   cacheSize?: string;
   cacheMemory?: string;
   cacheAffinity: CacheAffinity;
-  /** Datasets named by the marker annotation of an earlier injection (for repair). */
-  previouslyInjected: string[];
 }
 
 export interface ParsedPodRequest {
@@ -155,7 +153,6 @@ export function parsePodRequest(annotations: Record<string, string> | undefined,
     datasets: [...datasets.values()],
     resources,
     cacheAffinity,
-    previouslyInjected: (all[INJECTED_DATASETS_ANNOTATION] ?? '').split(',').map((n) => n.trim()).filter((n) => n !== ''),
   };
   const cacheSize = readQuantity(all, CACHE_SIZE_ANNOTATION, problems, true);
   if (cacheSize !== undefined) request.cacheSize = cacheSize;

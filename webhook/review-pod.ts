@@ -18,7 +18,7 @@ import { type NodeCacheReport, planCacheHints } from './cache-hints';
 import type { DatasetCatalog } from './catalog';
 import type { WebhookConfig } from './config';
 import type { DatasetEntry } from './dataset';
-import { appEnv, ownedAppEnvNames } from './env-injection';
+import { appEnv } from './env-injection';
 import { describeError } from './errors';
 import { appContainers, type InjectionPlan, mountedDatasets, planInjection, reservedNameProblems } from './injection-plan';
 import {
@@ -178,13 +178,14 @@ function applyInjection(pod: Pod, plan: InjectionPlan, wanted: PodRequest, injec
   setList(spec, 'volumes', reconcileByName(spec.volumes ?? [], volumes, (v) => isOurVolumeName(v.name)));
 
   const names = plan.datasets.map((d) => d.dataset.name);
-  // Only a pod we injected before can hold variables of ours; on a first injection none is owned.
-  const ownedEnv = injectedBefore ? ownedAppEnvNames([...new Set([...wanted.previouslyInjected, ...names])]) : new Set<string>();
+  // Variables are upserted by name and never removed: a name alone cannot tell our
+  // DATASET_COCO_BUCKET from one the pod set itself (found by the generated-pod property test:
+  // a repair deleted the pod's own variable). A first injection refuses such clashes instead.
   for (const container of appContainers(pod)) {
     const mine = plan.datasets.filter((d) => d.containers.includes(container.name));
     const mounts = mine.filter((d) => d.request.mount).map(appDatasetMount);
     setList(container, 'volumeMounts', reconcileByName(container.volumeMounts ?? [], mounts, (m) => isOurVolumeName(m.name)));
-    setList(container, 'env', reconcileByName<EnvVar>(container.env ?? [], mine.flatMap(appEnv), (e) => ownedEnv.has(e.name)));
+    setList(container, 'env', reconcileByName<EnvVar>(container.env ?? [], mine.flatMap(appEnv), () => false));
   }
 
   const metadata = (pod.metadata ??= {});

@@ -1,10 +1,11 @@
+import fc from 'fast-check';
 import type { AdmissionRequest } from '../../webhook/admission-review';
 import { MemoryCatalog } from '../../webhook/catalog';
 import { DatamountError, ERRORS } from '../../webhook/errors';
 import type { Container, Pod } from '../../webhook/pod';
 import { reviewPod } from '../../webhook/review-pod';
 import type { SidecarConfig } from '../../webhook/sidecar-spec';
-import { assertValidPod } from '../support/k8s-schema';
+import { assertValidPod, validatePod } from '../support/k8s-schema';
 import { loadRequest, patchedPod, patchOf, testDeps, withPod } from './review-fixtures';
 
 const SIDECAR = 'datamount-sidecar';
@@ -225,6 +226,17 @@ describe('reviewPod', () => {
       },
     );
 
+    it('keeps a variable the pod set itself under one of our names (mount-only dataset)', async () => {
+      const request = loadRequest('plain-pod');
+      const pod = structuredClone(request.object) as Pod;
+      pod.spec.containers[0]!.env = [{ name: 'DATASET_IMAGENET_BUCKET', value: 'my-own' }];
+      const first = await reviewPod(withPod(request, pod), testDeps());
+      const injected = patchedPod(pod, first.response);
+      const again = await reviewPod(withPod(request, injected), testDeps());
+      expect(again.response.patch).toBeUndefined();
+      expect(envOf(injected, 'train')).toEqual({ DATASET_IMAGENET_BUCKET: 'my-own' });
+    });
+
     it('returns no patch even when the cache report changed since the first review', async () => {
       const { request, pod } = await inject('plain-pod');
       const catalog = testDeps().catalog as MemoryCatalog;
@@ -327,5 +339,64 @@ describe('reviewPod', () => {
       expect(response).toMatchObject({ allowed: false, status: { code: 503 } });
       expect(response.status?.message).toContain('retry');
     });
+  });
+});
+
+describe('reviewPod on generated pods', () => {
+  const rare = <T,>(common: fc.Arbitrary<T>, odd: fc.Arbitrary<T>) => fc.oneof({ arbitrary: common, weight: 6 }, { arbitrary: odd, weight: 1 });
+  const key = fc.constantFrom(
+    'datamount.dev/imagenet.mount-path', 'datamount.dev/imagenet.containers', 'datamount.dev/coco.read-only', 'datamount.dev/coco.use-as',
+    'datamount.dev/cache-size', 'datamount.dev/sidecar-cpu-limit', 'datamount.dev/cache-affinity', 'datamount.dev/inject', 'datamount.dev/x.y.z', 'constructor',
+  );
+  const value = fc.oneof(
+    fc.constantFrom('/data/x', 'train', 'true', 'false', 'env', 'mount,env', '10Gi', 'required', 'none', ''),
+    fc.string({ maxLength: 12 }),
+    fc.string({ unit: 'grapheme', maxLength: 8 }),
+  );
+  const datasets = rare(fc.constantFrom('imagenet', 'imagenet, coco', 'coco', 'public-weights, imagenet', 'legacy-cos'), fc.constantFrom('private', 'missing', 'noscheme', 'Bad_Name', ''));
+  const annotations = fc.tuple(fc.option(datasets, { freq: 4, nil: undefined }), fc.dictionary(key, value, { maxKeys: 2 }), fc.boolean())
+    .map(([list, extra, withExtra]) => ({ ...(list === undefined ? {} : { 'datamount.dev/datasets': list }), ...(withExtra ? extra : {}) }));
+  const name = rare(fc.constantFrom('train', 'eval', 'prepare', 'side'), fc.constant('datamount-sidecar'));
+  const container = fc.record({
+    name,
+    image: fc.constant('img'),
+    env: fc.option(fc.array(fc.record({ name: rare(fc.constant('A'), fc.constantFrom('DATASET_COCO_BUCKET', 'coco_bucket')), value: fc.string({ maxLength: 3 }) }), { maxLength: 2 }), { nil: undefined }),
+    volumeMounts: fc.option(fc.array(fc.record({ name: rare(fc.constant('v'), fc.constant('datamount-imagenet')), mountPath: rare(fc.constant('/v'), fc.constant('/mnt/datasets/imagenet')) }), { maxLength: 1 }), { nil: undefined }),
+    ports: fc.option(fc.array(fc.record({ containerPort: rare(fc.constant(80), fc.constant(9090)) }), { maxLength: 1 }), { nil: undefined }),
+  }, { requiredKeys: ['name', 'image'] });
+  const pod = fc.record({
+    annotations,
+    labels: fc.dictionary(rare(fc.constant('app'), fc.constantFrom('dataset.0.id', 'dataset.0.useas', 'datamount.dev/injected')), fc.constantFrom('legacy-cos', 'mount', 'configmap', 'true', 'x'), { maxKeys: 2 }),
+    containers: fc.uniqueArray(container, { minLength: 1, maxLength: 3, selector: (c) => c.name }),
+    initContainers: fc.option(fc.uniqueArray(container, { maxLength: 2, selector: (c) => c.name }), { nil: undefined }),
+    volumes: fc.option(fc.array(fc.record({ name: rare(fc.constant('v'), fc.constant('datamount-cache')), emptyDir: fc.constant({}) }), { maxLength: 1 }), { nil: undefined }),
+  });
+
+  it('always answers with the request uid; every patch applies, yields a schema-valid pod and is stable on reinvocation', async () => {
+    const request = loadRequest('plain-pod');
+    const deps = testDeps();
+    const outcomes: Record<string, number> = {};
+    await fc.assert(fc.asyncProperty(pod, async (p) => {
+      const object: Pod = {
+        apiVersion: 'v1', kind: 'Pod',
+        metadata: { name: 'p', annotations: p.annotations, labels: p.labels },
+        spec: { containers: p.containers, ...(p.initContainers ? { initContainers: p.initContainers } : {}), ...(p.volumes ? { volumes: p.volumes } : {}) },
+      };
+      const { response, outcome } = await reviewPod(withPod(request, object), deps);
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      expect(response.uid).toBe(request.uid);
+      if (!response.allowed) {
+        expect(response.status?.message).toBeTruthy();
+        return;
+      }
+      if (!response.patch) return;
+      const patched = patchedPod(object, response);
+      expect(validatePod(patched)).toEqual([]);
+      const again = await reviewPod(withPod(request, patched), deps);
+      expect(again.response).toEqual({ uid: request.uid, allowed: true, ...(again.response.warnings ? { warnings: again.response.warnings } : {}) });
+    }), { numRuns: 300 });
+    // The generator must reach every branch, or the property proves little.
+    expect(Math.min(outcomes.injected ?? 0, outcomes.denied ?? 0, outcomes.skipped ?? 0)).toBeGreaterThan(10);
+    expect(outcomes.unavailable).toBeUndefined();
   });
 });
