@@ -15,6 +15,7 @@
  * webhook timeout; the figures are printed for docs/robustness.md.
  */
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { startFakeKubeApi, type FakeKubeApi, type KubeObject } from '../support/fake-kube-api';
@@ -195,6 +196,30 @@ describe('webhook under sustained load, a slow API server, then none', () => {
     // while the finding stands and turns red once it is fixed: then make this a plain `it`.
     it.failing(`answers within the webhook timeout (${WEBHOOK_TIMEOUT_MS} ms): work is bounded, not queued without limit`, () => {
       expect(figures(samples).p99).toBeLessThan(WEBHOOK_TIMEOUT_MS);
+    });
+  });
+
+  describe('when 1,500 connections are opened and left idle or half-way through a TLS handshake (slowloris)', () => {
+    it('keeps answering reviews on other connections, correctly and within the webhook timeout', async () => {
+      const url = new URL(webhook.url);
+      const sockets: net.Socket[] = [];
+      try {
+        for (let i = 0; i < 1500; i++) {
+          const socket = net.connect({ host: url.hostname, port: Number(url.port) });
+          socket.on('error', () => undefined);
+          // Every other one sends the first bytes of a TLS record and stops.
+          if (i % 2 === 0) socket.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+          sockets.push(socket);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const samples = await driveClosed({ url: webhook.url, agent: webhook.agent, concurrency: 16, seconds: 1, next: mix(Infinity), check: expectVerdict(true) });
+        console.log(describeRun('16 clients for 1 s next to 1,500 stalled connections', samples));
+        expect(samples.length).toBeGreaterThan(0);
+        expect(samples.filter((s) => s.problems.length > 0).slice(0, 5)).toEqual([]);
+        expect(figures(samples).max).toBeLessThan(WEBHOOK_TIMEOUT_MS);
+      } finally {
+        for (const socket of sockets) socket.destroy();
+      }
     });
   });
 
