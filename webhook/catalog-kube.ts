@@ -34,6 +34,12 @@ export interface KubeCatalogOptions {
   missingCrdRetryMs?: number;
   /** A direct GET slower than this counts as a failed lookup (the API server waits ~10 s for us). */
   lookupTimeoutMs?: number;
+  /**
+   * A list slower than this counts as failed (and the catalog as stale): client-node puts no
+   * limit on it, and an API server that accepts the connection but never answers would
+   * otherwise leave the catalog waiting forever while /readyz still says ready.
+   */
+  listTimeoutMs?: number;
   now?: () => Date;
 }
 
@@ -57,6 +63,7 @@ export function startKubeCatalog(options: KubeCatalogOptions): KubeCatalog {
   const memory = new MemoryCatalog();
   const retryMin = options.retryMinMs ?? 500;
   const retryMax = options.retryMaxMs ?? 30_000;
+  const listTimeout = options.listTimeoutMs ?? 30_000;
   let closed = false;
   const timers = new Set<NodeJS.Timeout>();
   const watches = new Set<{ abort(): void }>();
@@ -167,7 +174,7 @@ export function startKubeCatalog(options: KubeCatalogOptions): KubeCatalog {
     while (!closed) {
       let resourceVersion: string;
       try {
-        const list = await client.list(source.ref);
+        const list = await withTimeout(client.list(source.ref), listTimeout, `list ${source.ref.plural}`);
         if (closed) return;
         source.replace(list.items);
         resourceVersion = list.resourceVersion;
@@ -225,17 +232,8 @@ export function startKubeCatalog(options: KubeCatalogOptions): KubeCatalog {
   }
 
   const lookupTimeout = options.lookupTimeoutMs ?? 3000;
-  const fetchDataset = async (group: string, namespace: string, name: string): Promise<unknown> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${lookupTimeout} ms`)), lookupTimeout);
-    });
-    try {
-      return await Promise.race([client.get({ ...DATASETS(group), namespace }, name), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const fetchDataset = (group: string, namespace: string, name: string): Promise<unknown> =>
+    withTimeout(client.get({ ...DATASETS(group), namespace }, name), lookupTimeout, `GET ${group} Dataset`);
 
   /**
    * Direct lookups in flight, by namespace/name: a burst of pods naming the same Dataset (a Job
@@ -283,6 +281,19 @@ export function startKubeCatalog(options: KubeCatalogOptions): KubeCatalog {
       for (const timer of timers) clearTimeout(timer);
     },
   };
+}
+
+/** The promise's answer, or a rejection after `ms` (the request itself is left to finish or fail). */
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 type Json = Record<string, unknown>;

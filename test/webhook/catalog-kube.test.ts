@@ -3,6 +3,7 @@
  * Needs NODE_OPTIONS=--experimental-vm-modules: @kubernetes/client-node is ESM-only and is
  * loaded with a dynamic import(), which jest only supports with that flag (the Makefile sets it).
  */
+import net from 'node:net';
 import { type KubeCatalog, startKubeCatalog } from '../../webhook/catalog-kube';
 import { createKubeClient, type KubeClient } from '../../webhook/kube-client';
 import { DatamountError } from '../../webhook/errors';
@@ -180,6 +181,24 @@ describe('startKubeCatalog', () => {
       expect(c.isSynced()).toBe(true);
       expect(await c.getDataset('ml', 'legacy')).toBeUndefined();
       expect((await c.getDataset('ml', 'imagenet'))?.dataset).toBeDefined();
+    });
+  });
+
+  describe('when the API server accepts connections but never answers', () => {
+    it('gives up on the list after listTimeoutMs and reports itself stale and not synced', async () => {
+      const sockets: net.Socket[] = [];
+      const silent = net.createServer((socket) => sockets.push(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const hungClient = await createKubeClient({ server: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}` });
+      const c = startKubeCatalog({ client: hungClient, namespace: 'datamount-system', listTimeoutMs: 100, retryMinMs: 50, retryMaxMs: 100 });
+      try {
+        await eventually(() => c.staleSince() !== undefined, 'the stale mark', 5000);
+        expect(c.isSynced()).toBe(false);
+      } finally {
+        await c.close();
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => silent.close(resolve));
+      }
     });
   });
 });
