@@ -59,6 +59,34 @@ describe('sidecar under S3 faults', () => {
     });
   });
 
+  describe('when faults of every kind are mixed at random (seeded schedule)', () => {
+    it('gives every reader its right bytes or a clean error — never other bytes, never a hang', async () => {
+      const sizes = [0, 1, 4095, MiB - 1, MiB, MiB + 1, 3 * MiB + 17, 5 * MiB];
+      const tally: Record<string, number> = {};
+      for (let round = 0; round < 3; round++) {
+        const objects = await Promise.all(sizes.map(async (size) => ({ size, ...(await freshObject(size)) })));
+        await new Promise((resolve) => setTimeout(resolve, 1200));
+        rig.proxy.setRules([
+          { match: { method: 'GET' }, probability: 0.15, action: { kind: 'reset' } },
+          { match: { method: 'GET' }, probability: 0.15, action: { kind: 'truncate', afterBytes: 7777 } },
+          { match: { method: 'GET' }, probability: 0.15, action: { kind: 'slowDown' } },
+          { probability: 0.05, action: { kind: 'delay', ms: 200 } },
+          { match: { method: 'HEAD' }, probability: 0.05, action: { kind: 'reset' } },
+        ]);
+        const outcomes = await Promise.all(objects.map((o) => readFile(o.file, READ_BOUND_MS).result));
+        rig.proxy.setRules([]);
+        for (const [i, outcome] of outcomes.entries()) {
+          const name = outcome.kind === 'error' ? outcome.code : outcome.kind;
+          tally[name] = (tally[name] ?? 0) + 1;
+          if (outcome.kind === 'bytes') expect({ size: sizes[i], sha256: outcome.sha256 }).toEqual({ size: sizes[i], sha256: objects[i]!.sha256 });
+          else expect(CLEAN_ERRORS).toContain(name);
+        }
+      }
+      console.log(`mixed faults: ${JSON.stringify(rig.proxy.counts().byAction)}; readers ${JSON.stringify(tally)}`);
+      expect(rig.proxy.counts().requests).toBeGreaterThan(sizes.length);
+    });
+  });
+
   describe('when S3 keeps failing', () => {
     it.each([
       ['answers 503 SlowDown to every GET', { kind: 'slowDown' }, ['EIO']],
