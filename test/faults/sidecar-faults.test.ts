@@ -214,6 +214,30 @@ describe('sidecar under S3 faults', () => {
     });
   });
 
+  describe('when uploads meet faults mixed at random (seeded schedule)', () => {
+    it('leaves at each key either nothing or the whole object, and a successful close always means the whole object', async () => {
+      const sizes = [0, 1, MiB, 5 * MiB + 3, 9 * MiB, 17 * MiB];
+      rig.proxy.setRules([
+        { match: { method: ['PUT', 'POST'] }, probability: 0.15, action: { kind: 'reset' } },
+        { match: { method: ['PUT', 'POST'] }, probability: 0.1, action: { kind: 'slowDown' } },
+        { match: { method: 'POST' }, probability: 0.2, action: { kind: 'truncate', afterBytes: 10 } },
+      ]);
+      const keys = sizes.map((size) => `mixed-upload-${++serial}-${size}.bin`);
+      const outcomes = await Promise.all(keys.map((key, i) => writeFile(path.join(mount.dir, key), sizes[i]!, READ_BOUND_MS).result));
+      rig.proxy.setRules([]);
+      const tally: Record<string, number> = {};
+      for (const [i, outcome] of outcomes.entries()) {
+        expect(outcome.kind).not.toBe('hung');
+        const stored = await rig.get(keys[i]!);
+        const state = stored === undefined ? 'absent' : sha256(stored) === sha256(writerPattern(sizes[i]!)) ? 'whole' : 'WRONG';
+        tally[`${outcome.kind}/${state}`] = (tally[`${outcome.kind}/${state}`] ?? 0) + 1;
+        expect(state).not.toBe('WRONG');
+        if (outcome.kind === 'closed') expect(state).toBe('whole');
+      }
+      console.log(`mixed upload faults: ${JSON.stringify(rig.proxy.counts().byAction)}; writer/object ${JSON.stringify(tally)}`);
+    });
+  });
+
   describe('when the sidecar is killed during an upload', () => {
     it('leaves no object, partial or whole, at the key', async () => {
       const victim = await rig.mount('killed-upload');
