@@ -40,6 +40,10 @@ export interface KubeCatalogOptions {
    * otherwise leave the catalog waiting forever while /readyz still says ready.
    */
   listTimeoutMs?: number;
+  /** Direct lookups running at once (default 32, i.e. at most 64 GETs in flight). */
+  maxConcurrentLookups?: number;
+  /** How long a Dataset the API server did not have is answered as absent without asking again. */
+  negativeCacheMs?: number;
   now?: () => Date;
 }
 
@@ -240,7 +244,47 @@ export function startKubeCatalog(options: KubeCatalogOptions): KubeCatalog {
    * with 500 parallel pods, say) shares one pair of GETs instead of sending one pair per pod.
    */
   const inflight = new Map<string, Promise<DatasetEntry | undefined>>();
+  /**
+   * At most this many direct lookups (two GETs each) run at once, across all pods; the rest wait
+   * their turn. Many pods naming many different missing Datasets must not turn into hundreds of
+   * concurrent requests against the API server (docs/robustness.md, W2).
+   */
+  const maxLookups = options.maxConcurrentLookups ?? 32;
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const acquire = async (): Promise<void> => {
+    if (running < maxLookups) {
+      running += 1;
+      return;
+    }
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  };
+  const release = (): void => {
+    const next = waiting.shift();
+    if (next) next();
+    else running -= 1;
+  };
+  /** Names the API server said do not exist, until when: a pod retried in a loop costs one pair of GETs per second. */
+  const absent = new Map<string, number>();
+  const absentForMs = options.negativeCacheMs ?? 1000;
   const lookupDirect = async (namespace: string, name: string): Promise<DatasetEntry | undefined> => {
+    const key = `${namespace}/${name}`;
+    const until = absent.get(key);
+    if (until !== undefined && until > Date.now()) return undefined;
+    absent.delete(key);
+    await acquire();
+    try {
+      const found = await lookupNow(namespace, name);
+      if (!found) {
+        if (absent.size > 10_000) absent.clear();
+        absent.set(key, Date.now() + absentForMs);
+      }
+      return found;
+    } finally {
+      release();
+    }
+  };
+  const lookupNow = async (namespace: string, name: string): Promise<DatasetEntry | undefined> => {
     const results = await Promise.allSettled([DATAMOUNT_GROUP, DATASHIM_GROUP].map((group) => fetchDataset(group, namespace, name)));
     let failure: unknown;
     for (const [i, result] of results.entries()) {

@@ -35,6 +35,10 @@ export interface WebhookConfig {
   bodyLimit: number;
   /** A catalog that has not heard from the API server for this long makes /readyz fail. */
   catalogStaleMs: number;
+  /** Reviews accepted at once; beyond this a request is refused at once with HTTP 503. */
+  maxInFlight: number;
+  /** A review that waited longer than this before its turn is refused (503) instead of done. */
+  reviewDeadlineMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -63,6 +67,8 @@ export const CONFIG_DEFAULTS = {
   DATAMOUNT_CACHE_HINT_NODES: '3',
   DATAMOUNT_BODY_LIMIT: String(DEFAULT_BODY_LIMIT),
   DATAMOUNT_CATALOG_STALE: '5m',
+  DATAMOUNT_MAX_IN_FLIGHT: '256',
+  DATAMOUNT_REVIEW_DEADLINE: '4s',
   DATAMOUNT_LOG_LEVEL: 'info',
 } as const;
 
@@ -140,6 +146,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     cacheHintNodes: integer('DATAMOUNT_CACHE_HINT_NODES', 1, 20),
     bodyLimit: integer('DATAMOUNT_BODY_LIMIT', 64 * 1024, 64 * 1024 * 1024),
     catalogStaleMs: duration('DATAMOUNT_CATALOG_STALE'),
+    maxInFlight: integer('DATAMOUNT_MAX_IN_FLIGHT', 1, 100_000),
+    reviewDeadlineMs: duration('DATAMOUNT_REVIEW_DEADLINE'),
     logLevel: logLevel as WebhookConfig['logLevel'],
   };
   if (problems.length > 0) {

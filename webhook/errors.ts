@@ -18,6 +18,7 @@ export const ERRORS = {
   BODY_MEDIA_TYPE: { code: 'DM_BODY_MEDIA_TYPE', status: 400, userError: true, summary: 'the request body must be application/json' },
   POD_REJECTED: { code: 'DM_POD_REJECTED', status: 400, userError: true, summary: 'the pod asks for datasets in a way datamount cannot honour' },
   CATALOG_UNAVAILABLE: { code: 'DM_CATALOG_UNAVAILABLE', status: 503, userError: false, summary: 'Datasets cannot be looked up right now' },
+  OVERLOADED: { code: 'DM_OVERLOADED', status: 503, userError: false, summary: 'the webhook has more reviews in flight than it accepts; retry' },
   INTERNAL: { code: 'DM_INTERNAL', status: 500, userError: false, summary: 'datamount failed while reviewing the pod (a bug)' },
   CONFIG_INVALID: { code: 'DM_CONFIG_INVALID', status: 500, userError: false, summary: 'the webhook configuration is invalid' },
   CATALOG_FILE_INVALID: { code: 'DM_CATALOG_FILE_INVALID', status: 500, userError: false, summary: 'the catalog file cannot be read' },

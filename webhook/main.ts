@@ -79,8 +79,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
   }
 }
 
-if (require.main === module) {
-  void main().then((code) => {
-    if (code !== 0) process.exit(code);
-  });
-}
+// This module is the program: run whether it is node's entry point or required by the
+// bin/datamount-webhook shim (where require.main is the shim). Nothing imports it.
+void main().then((code) => {
+  if (code !== 0) process.exit(code);
+});

@@ -63,6 +63,12 @@ const CACHE_AFFINITY_VALUES: readonly CacheAffinity[] = ['preferred', 'required'
 /** Mounting over these would hide what the container runtime itself put there. */
 const RESERVED_PATHS = ['/proc', '/sys', '/dev'];
 const CONTAINER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/**
+ * Each dataset is a FUSE mount in the sidecar and a lookup against the API server; a pod naming
+ * hundreds would fan out into as many requests (docs/robustness.md, W2). 16 is far above any
+ * real training job's needs.
+ */
+export const MAX_DATASETS = 16;
 
 export function parsePodRequest(annotations: Record<string, string> | undefined, labels: Record<string, string> | undefined): ParsedPodRequest {
   const all = annotations ?? {};
@@ -146,6 +152,11 @@ export function parsePodRequest(annotations: Record<string, string> | undefined,
   if (affinityText !== undefined) {
     if ((CACHE_AFFINITY_VALUES as readonly string[]).includes(affinityText)) cacheAffinity = affinityText as CacheAffinity;
     else problems.push(`annotation ${CACHE_AFFINITY_ANNOTATION}: "${affinityText}" is not accepted; use ${CACHE_AFFINITY_VALUES.join(', ')}`);
+  }
+
+  if (datasets.size > MAX_DATASETS) {
+    problems.push(`annotation ${DATASETS_ANNOTATION} and dataset.<N>.id labels name ${datasets.size} Datasets; at most ${MAX_DATASETS} per pod are accepted`);
+    datasets.clear();
   }
 
   const request: PodRequest = {

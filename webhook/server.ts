@@ -85,6 +85,32 @@ export function buildServer(deps: ServerDeps): WebhookServer {
     return reply.code(500).send({ code: ERRORS.INTERNAL.code, message: ERRORS.INTERNAL.summary });
   });
 
+  /**
+   * Bounded work (docs/robustness.md, W1). The API server gives up on a webhook after its
+   * timeoutSeconds (5 s in the manifests), so a review answered later is wasted and one queued
+   * behind thousands of others only makes every answer late. Requests are counted from the moment
+   * their headers arrive: beyond DATAMOUNT_MAX_IN_FLIGHT they are refused at once (HTTP 503,
+   * Retry-After), and a review that waited longer than DATAMOUNT_REVIEW_DEADLINE is refused with a
+   * 503 admission response instead of being done. failurePolicy decides what the pod sees.
+   */
+  let inFlight = 0;
+  const arrivals = new WeakMap<object, bigint>();
+  const counted = new WeakSet<object>();
+  const done = (request: object): void => {
+    if (counted.delete(request)) inFlight -= 1;
+  };
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url !== '/mutate') return;
+    arrivals.set(request, process.hrtime.bigint());
+    if (inFlight >= config.maxInFlight) {
+      return reply.code(503).header('retry-after', '1').send(refuse(ERRORS.OVERLOADED, `${inFlight} reviews in flight (DATAMOUNT_MAX_IN_FLIGHT=${config.maxInFlight})`));
+    }
+    inFlight += 1;
+    counted.add(request);
+  });
+  app.addHook('onResponse', async (request) => done(request));
+  app.addHook('onRequestAbort', async (request) => done(request));
+
   app.post('/mutate', async (request, reply) => {
     const started = process.hrtime.bigint();
     if (depthExceeds(request.body, MAX_DEPTH)) {
@@ -92,6 +118,15 @@ export function buildServer(deps: ServerDeps): WebhookServer {
     }
     const parsed = parseAdmissionReview(request.body);
     if (!parsed.ok) return reply.code(400).send(refuse(ERRORS.BODY_MALFORMED, parsed.reason));
+    const waitedMs = Number(started - (arrivals.get(request) ?? started)) / 1e6;
+    if (waitedMs > config.reviewDeadlineMs) {
+      metrics.recordReview('shed', Number(process.hrtime.bigint() - started) / 1e9, 0);
+      return reply.send(reviewEnvelope({
+        uid: parsed.request.uid,
+        allowed: false,
+        status: { code: 503, reason: 'ServiceUnavailable', message: `datamount is overloaded: this review waited ${waitedMs.toFixed(0)} ms (over DATAMOUNT_REVIEW_DEADLINE); retry` },
+      }));
+    }
     try {
       const result = await reviewPod(parsed.request, reviewDeps);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;

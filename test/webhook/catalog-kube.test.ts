@@ -154,6 +154,32 @@ describe('startKubeCatalog', () => {
       expect(gets()).toHaveLength(2);
     });
 
+    it('keeps at most maxConcurrentLookups direct lookups open, and answers a known-absent name from memory for a moment', async () => {
+      let open = 0;
+      let most = 0;
+      const counting: KubeClient = {
+        ...client,
+        get: async (ref, name) => {
+          open += 1;
+          most = Math.max(most, open);
+          try {
+            return await client.get(ref, name);
+          } finally {
+            open -= 1;
+          }
+        },
+      };
+      catalog = startKubeCatalog({ client: counting, namespace: 'datamount-system', retryMinMs: 20, maxConcurrentLookups: 4, negativeCacheMs: 60_000 });
+      await catalog.whenSynced();
+      const names = Array.from({ length: 40 }, (_, i) => `ghost-${i}`);
+      const answers = await Promise.all(names.map((n) => catalog!.getDataset('ml', n)));
+      expect(answers.every((a) => a === undefined)).toBe(true);
+      expect(gets()).toHaveLength(80);
+      expect(most).toBeLessThanOrEqual(8);
+      await catalog.getDataset('ml', 'ghost-0');
+      expect(gets()).toHaveLength(80);
+    });
+
     it('answers undefined when neither group has it, and never looks in another namespace', async () => {
       const c = start();
       await c.whenSynced();

@@ -52,6 +52,7 @@ describe('parsePodRequest', () => {
       ['a bad container name', { 'datamount.dev/datasets': 'a', 'datamount.dev/a.containers': 'Main_Container' }, '"Main_Container" cannot be a container name'],
       ['a request above its limit', { 'datamount.dev/sidecar-memory-request': '2Gi', 'datamount.dev/sidecar-memory-limit': '1Gi' }, 'a request must not exceed its limit'],
       ['a zero cache', { 'datamount.dev/cache-memory': '0' }, 'at least 1 byte'],
+      ['more Datasets than a pod may ask for', { 'datamount.dev/datasets': Array.from({ length: 17 }, (_, i) => `d${i}`).join(',') }, 'name 17 Datasets; at most 16 per pod are accepted'],
     ])('%s', (_name, annotations, problem) => {
       expect(parsePodRequest(annotations, {}).problems.join('\n')).toContain(problem);
     });

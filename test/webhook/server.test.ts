@@ -88,6 +88,39 @@ describe('buildServer', () => {
     });
   });
 
+  describe('when more reviews arrive than it accepts at once', () => {
+    it('refuses the one beyond DATAMOUNT_MAX_IN_FLIGHT at once with HTTP 503, and serves again when the first is done', async () => {
+      const catalog = fixtureCatalog();
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const lookup = catalog.getDataset.bind(catalog);
+      catalog.getDataset = async (namespace, name) => {
+        await gate;
+        return lookup(namespace, name);
+      };
+      const server = await start(buildServer({ config: loadConfig({ DATAMOUNT_MAX_IN_FLIGHT: '1' }), catalog }));
+      const first = mutate(server, loadReview('plain-pod'));
+      await new Promise((r) => setTimeout(r, 100));
+      const second = await mutate(server, loadReview('plain-pod'));
+      expect(second.statusCode).toBe(503);
+      expect(second.headers['retry-after']).toBe('1');
+      expect(second.json()).toMatchObject({ code: 'DM_OVERLOADED' });
+      release();
+      expect((await first).statusCode).toBe(200);
+      expect((await mutate(server, loadReview('plain-pod'))).statusCode).toBe(200);
+    });
+
+    it('refuses a review that waited past DATAMOUNT_REVIEW_DEADLINE with a 503 admission response', async () => {
+      const server = await start(buildServer({ config: loadConfig({ DATAMOUNT_REVIEW_DEADLINE: '0ms' }), catalog: fixtureCatalog() }));
+      const review = loadReview('plain-pod');
+      const reply = await mutate(server, review);
+      expect(reply.statusCode).toBe(200);
+      expect(reply.json()).toMatchObject({ response: { uid: review.request.uid, allowed: false, status: { code: 503 } } });
+    });
+  });
+
   describe('GET /readyz', () => {
     it('is 503 until the catalog has finished its first listing, then 200', async () => {
       const catalog = new MemoryCatalog();
