@@ -113,7 +113,7 @@ function runPlacementPart(config: BenchConfig, report: BenchReport): void {
   const options: PlacementOptions = {
     ...DEFAULT_PLACEMENT_OPTIONS,
     ...(config.quick ? { pods: 500 } : {}),
-    ...(cold !== undefined && warm !== undefined ? { coldMBps: cold, warmMBps: warm, speedsAssumed: false } : {}),
+    ...(cold !== undefined && warm !== undefined ? { coldMBps: Math.round(cold), warmMBps: Math.round(warm), speedsAssumed: false } : {}),
   };
   log('\nplacement simulation (cache-aware hints vs none)');
   const rows = runPlacementBench(options);
