@@ -34,7 +34,7 @@ test: install lint typecheck build
 	NODE_OPTIONS=--experimental-vm-modules $(JEST) --maxWorkers=2
 
 test-unit: build
-	$(JEST) --maxWorkers=2 --testPathIgnorePatterns integration e2e
+	NODE_OPTIONS=--experimental-vm-modules $(JEST) --maxWorkers=2 --testPathIgnorePatterns integration e2e faults
 
 demo: install build
 	node dist/demo/main.js
