@@ -181,7 +181,7 @@ describe('datamount-sidecar mount (integration)', () => {
       const { dir } = await mount('changing', ['--read-only']);
       expect((await shell(`cat '${dir}/changing.txt'`)).stdout).toBe('version one\n');
       await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'changing.txt', Body: 'the second version\n' }));
-      await new Promise((resolve) => setTimeout(resolve, 2500));
+      await new Promise((resolve) => setTimeout(resolve, 3500)); // metadata TTL 1 s + kernel attribute cache 1 s, with margin
       expect((await shell(`cat '${dir}/changing.txt'`)).stdout).toBe('the second version\n');
     });
   });

@@ -115,7 +115,7 @@ describe('s3-object-client', () => {
 
     it('abandons an attempt that hangs', async () => {
       answers.push(() => undefined, ok);
-      expect((await clientOf(2, 300).getRange('k', { offset: 0, length: 3 })).data.toString()).toBe('abc');
+      expect((await clientOf(2, 1000).getRange('k', { offset: 0, length: 3 })).data.toString()).toBe('abc');
     });
 
     it('does not retry access denied', async () => {
