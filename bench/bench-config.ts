@@ -42,7 +42,8 @@ export const USAGE = `usage: node dist/bench/main.js [options]   (make bench)
   --out DIR           where latest.json and comparison.svg go (default bench/results)
   --no-install        do not apt-get install missing peers (they are skipped)
   --cpu-prof DIR      profile the datamount sidecar with node --cpu-prof into DIR
-  --datamount-args S  extra options for datamount-sidecar mount, space-separated (e.g. "--metadata-ttl 3600")`;
+  --datamount-args S  extra options for datamount-sidecar mount, space-separated (e.g. "--metadata-ttl 3600");
+                      "--no-cache-dir" mounts without the disk tier`;
 
 function commaList<T extends string>(flag: string, text: string, allowed: readonly T[], errors: string[]): T[] {
   const items = text.split(',').map((s) => s.trim()).filter(Boolean);

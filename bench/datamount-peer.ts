@@ -19,31 +19,36 @@ const METADATA_TTL_S = '900';
 
 const SIDECAR = path.resolve(__dirname, '..', 'sidecar', 'main.js');
 
-function args(target: MountTarget): string[] {
+/** Not a sidecar option: tells the bench to mount without a disk tier (memory cache only). */
+const NO_DISK_CACHE = '--no-cache-dir';
+
+function args(target: MountTarget, extraArgs: readonly string[]): string[] {
+  const disk = extraArgs.includes(NO_DISK_CACHE) ? [] : ['--cache-dir', target.cacheDir, '--cache-size', CACHE_SIZE];
   return [
     'mount', `s3://${target.bucket}`, target.mountDir,
     '--endpoint', target.endpoint,
     '--read-only',
-    '--cache-dir', target.cacheDir,
-    '--cache-size', CACHE_SIZE,
+    ...disk,
     '--cache-memory', DATAMOUNT_CACHE_MEMORY,
     '--metadata-ttl', METADATA_TTL_S,
+    ...extraArgs.filter((arg) => arg !== NO_DISK_CACHE),
   ];
 }
 
 /**
  * `cpuProfileDir`: run the sidecar under `node --cpu-prof`, one .cpuprofile per mount, written at
- * exit. `extraArgs`: more `mount` options, for experiments (e.g. `--metadata-ttl 3600`).
+ * exit. `extraArgs`: more `mount` options, for experiments (e.g. `--metadata-ttl 3600`), or
+ * `--no-cache-dir` to mount without the disk tier.
  */
 export const datamountPeer = (cpuProfileDir?: string, extraArgs: readonly string[] = []): MountPeer => ({
   name: 'datamount',
-  describe: (target) => `datamount-sidecar ${[...args(target), ...extraArgs].join(' ')}`,
+  describe: (target) => `datamount-sidecar ${args(target, extraArgs).join(' ')}`,
   async unavailable() {
     return existsSync(SIDECAR) ? undefined : `${SIDECAR} is missing (run make build; the sidecar may not be written yet)`;
   },
   async mount(target) {
     const profiling = cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [];
-    return mountProcess('datamount', process.execPath, [...profiling, SIDECAR, ...args(target), ...extraArgs], {
+    return mountProcess('datamount', process.execPath, [...profiling, SIDECAR, ...args(target, extraArgs)], {
       ...target,
       env: {
         ...target.env,
