@@ -13,7 +13,7 @@ const CACHE_SIZE = '10Gi';
 /**
  * 900 s, the metadata lifetime the s3fs options here use (`stat_cache_expire=900`; rclone gets
  * `--dir-cache-time 1h`): all peers compared with the same kind of metadata cache. The
- * sidecar's default is 5 s; docs/benchmarks.md shows what that costs on small files.
+ * sidecar's default is 5 s; BENCHMARKS.md shows what that costs on small files.
  */
 const METADATA_TTL_S = '900';
 
