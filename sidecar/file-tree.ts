@@ -6,8 +6,11 @@
  * - A key that is both an object and a prefix (`a` and `a/b`): the directory wins, as in
  *   mountpoint-s3; the shadowed object is logged once.
  * - Names that cannot be POSIX names are skipped and logged once (`path-names.ts`).
- * - A path not covered by a fresh listing is resolved with a HEAD of the key and a one-key LIST
- *   of `key/` in parallel, so a lookup costs one round trip.
+ * - A path under a directory listed before whose listing has expired is answered by listing that
+ *   directory again, once for all concurrent lookups (a data loader opening a directory's files
+ *   after the TTL costs one LIST, not a HEAD and a LIST per file: 4× slower in the benchmark).
+ * - Any other path not covered by a fresh listing is resolved with a HEAD of the key and a
+ *   one-key LIST of `key/` in parallel, so a lookup costs one round trip.
  */
 import { isObjectError, type ObjectClient } from './object-client';
 import type { Entry, Listing, MetadataCache } from './metadata-cache';
@@ -38,6 +41,11 @@ export class FileTree {
     const parentListing = this.cache.listing(parent);
     if (parentListing) {
       const entry = parentListing.get(name) ?? null;
+      this.cache.setEntry(path, entry);
+      return entry;
+    }
+    if (this.cache.listingExpired(parent)) {
+      const entry = (await this.list(parent)).get(name) ?? null;
       this.cache.setEntry(path, entry);
       return entry;
     }

@@ -57,14 +57,21 @@ export class MetadataCache {
     this.entries.set(path, { value: entry, expires: this.now() + ttl });
   }
 
+  /** The listing of the directory at `path` while it is fresh. */
   listing(path: string): Listing | undefined {
     const timed = this.listings.get(path);
-    if (!timed) return undefined;
-    if (timed.expires <= this.now()) {
-      this.listings.delete(path);
-      return undefined;
-    }
+    if (!timed || timed.expires <= this.now()) return undefined;
     return timed.value;
+  }
+
+  /**
+   * Whether `path` was listed and that listing has expired. Expired listings are kept (never
+   * served) so that a lookup under them can refresh the whole directory with one LIST rather
+   * than a HEAD and a LIST per name.
+   */
+  listingExpired(path: string): boolean {
+    const timed = this.listings.peek(path);
+    return timed !== undefined && timed.expires <= this.now();
   }
 
   setListing(path: string, listing: Listing): void {

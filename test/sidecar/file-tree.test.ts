@@ -51,6 +51,21 @@ describe('file-tree', () => {
       expect([...(await tree.list('/d')).keys()]).toEqual(['one', 'two']);
     });
 
+    it('answers lookups after the TTL by listing the directory again, once for all of them', async () => {
+      const { client, tree, advance } = setup(['d/one', 'd/two', 'd/three']);
+      await tree.list('/d');
+      client.seed('d/one', 'changed contents');
+      client.seed('d/four', 'new');
+      advance(1000);
+      const before = client.requests.length;
+      const [one, two, four, five] = await Promise.all(['/d/one', '/d/two', '/d/four', '/d/five'].map((p) => tree.stat(p)));
+      expect(one).toMatchObject({ kind: 'file', size: 'changed contents'.length });
+      expect(two).toMatchObject({ kind: 'file' });
+      expect(four).toMatchObject({ kind: 'file', size: 3 });
+      expect(five).toBeNull();
+      expect(client.requests.slice(before).map((r) => r.operation)).toEqual(['list']);
+    });
+
     it('lists a directory once for concurrent callers', async () => {
       const { client, tree } = setup(['d/one']);
       await Promise.all([tree.list('/d'), tree.list('/d'), tree.list('/d')]);
