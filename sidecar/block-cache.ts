@@ -8,8 +8,9 @@
  *
  * Single flight: a block being loaded has one promise that every concurrent reader awaits, so
  * ten readers of a cold block cost one GET. Runs of consecutive missing blocks (the
- * prefetcher's) are fetched with one ranged GET of up to `maxRequestBytes`, then split — the
- * slices share the response's buffer, nothing is copied.
+ * prefetcher's) are fetched with one ranged GET of up to `maxRequestBytes`. The body is received
+ * block by block (`RangeParts`), each block in a buffer of its own that the memory tier keeps as
+ * it is.
  */
 import type { ObjectClient } from './object-client';
 import type { MemoryCache } from './memory-cache';
@@ -46,6 +47,12 @@ interface Pending {
   readonly promise: Promise<Buffer>;
   resolve(block: Buffer): void;
   reject(error: unknown): void;
+}
+
+interface Wanted {
+  readonly index: number;
+  readonly id: string;
+  readonly pending: Pending;
 }
 
 export class BlockCache {
@@ -132,7 +139,7 @@ export class BlockCache {
     return pendings.map((p) => p.pending.promise);
   }
 
-  private async fill(object: ObjectVersion, blocks: Array<{ index: number; id: string; pending: Pending }>): Promise<void> {
+  private async fill(object: ObjectVersion, blocks: Wanted[]): Promise<void> {
     let missing = blocks;
     if (this.disk) {
       const disk = this.disk;
@@ -171,32 +178,32 @@ export class BlockCache {
   }
 
   /**
-   * One ranged GET for a run of blocks. Each block is handed out as soon as its bytes have
-   * arrived, not when the whole range has: a reader waiting for the first block of an 8 MiB
-   * request gets it after 1 MiB.
+   * One ranged GET for a run of blocks, received block by block: each block arrives in a buffer
+   * of its own and is handed out as soon as it is complete, not when the whole range is — a
+   * reader waiting for the first block of an 8 MiB request gets it after 1 MiB.
    */
-  private async fetch(object: ObjectVersion, run: Array<{ index: number; id: string; pending: Pending }>): Promise<void> {
+  private async fetch(object: ObjectVersion, run: Wanted[]): Promise<void> {
     const first = run[0];
     if (!first) return;
     const { blockSize } = this.options;
     const offset = first.index * blockSize;
     const length = Math.min(run.length * blockSize, object.size - offset);
     let next = 0;
-    const deliver = (data: Buffer, filled: number): void => {
-      for (let block = run[next]; block !== undefined; block = run[++next]) {
-        const start = (block.index - first.index) * blockSize;
-        const end = Math.min(start + blockSize, length);
-        if (filled < end) return;
-        const slice = data.subarray(start, end);
-        this.memory.set(block.id, slice);
-        this.disk?.put(block.id, slice);
-        block.pending.resolve(slice);
-      }
+    const onPart = (index: number, block: Buffer): void => {
+      // After a retry the parts start over: those already handed out are skipped.
+      if (index !== next) return;
+      const wanted = run[next];
+      if (!wanted) return;
+      next++;
+      this.memory.set(wanted.id, block);
+      this.disk?.put(wanted.id, block);
+      wanted.pending.resolve(block);
     };
     try {
-      const { data } = await this.client.getRange(object.key, { offset, length }, object.etag, deliver);
-      if (data.length !== length) throw new Error(`${object.key}: got ${data.length} bytes at ${offset}, wanted ${length}`);
-      deliver(data, data.length);
+      const result = await this.client.getRange(object.key, { offset, length }, object.etag, { size: blockSize, onPart });
+      if (result.length !== length || next !== run.length) {
+        throw new Error(`${object.key}: got ${result.length} bytes at ${offset}, wanted ${length}`);
+      }
     } catch (error) {
       for (const block of run.slice(next)) block.pending.reject(error);
     }

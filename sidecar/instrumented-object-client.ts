@@ -28,7 +28,7 @@ export function instrumentObjectClient(client: ObjectClient, metrics: SidecarMet
     bucket: client.bucket,
     list: (request) => timed('list', () => client.list(request)),
     head: (key) => timed('head', () => client.head(key)),
-    getRange: (key, range, ifMatch, onProgress) => timed('get', () => client.getRange(key, range, ifMatch, onProgress), (r) => r.data.length),
+    getRange: (key, range, ifMatch, parts) => timed('get', () => client.getRange(key, range, ifMatch, parts), (r) => r.length),
     put: (key, body) => timed('put', () => client.put(key, body)),
     createMultipartUpload: (key) => timed('create_multipart', () => client.createMultipartUpload(key)),
     uploadPart: (key, id, n, body) => timed('upload_part', () => client.uploadPart(key, id, n, body)),

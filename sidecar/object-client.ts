@@ -39,12 +39,26 @@ export interface ByteRange {
 }
 
 export interface RangeResult {
-  /** Exactly the requested bytes (shorter only when the object ends first). */
+  /**
+   * Exactly the requested bytes (shorter only when the object ends first); empty when they were
+   * handed out in `parts` instead.
+   */
   readonly data: Buffer;
+  /** Bytes received, whether in `data` or in parts. */
+  readonly length: number;
   readonly etag: string;
 }
 
-export type RangeProgress = (data: Buffer, filled: number) => void;
+/**
+ * Receives the body of a ranged GET in parts of `size` bytes (the last may be shorter), each in
+ * a buffer of its own as soon as it is complete, so a cache can keep one block without pinning
+ * the whole response and a reader waiting for the first block of a large range gets it early.
+ */
+export interface RangeParts {
+  readonly size: number;
+  /** `index` counts from 0 at the range's start; after a retry the parts start over from 0. */
+  onPart(index: number, part: Buffer): void;
+}
 
 export interface CompletedPart {
   readonly partNumber: number;
@@ -57,10 +71,10 @@ export interface ObjectClient {
   head(key: string): Promise<ObjectInfo>;
   /**
    * A ranged GET; with `ifMatch` the server refuses (PreconditionFailed) when the object changed.
-   * `onProgress` sees the bytes as they arrive (`data` filled up to `filled`), so a caller can use
-   * the front of a large range before its end has arrived; after a retry `data` starts over.
+   * With `parts`, the bytes are handed out in parts as they arrive (see `RangeParts`) and the
+   * result's `data` is empty.
    */
-  getRange(key: string, range: ByteRange, ifMatch?: string, onProgress?: RangeProgress): Promise<RangeResult>;
+  getRange(key: string, range: ByteRange, ifMatch?: string, parts?: RangeParts): Promise<RangeResult>;
   put(key: string, body: Buffer): Promise<{ etag: string }>;
   createMultipartUpload(key: string): Promise<string>;
   uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<string>;

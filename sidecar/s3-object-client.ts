@@ -13,6 +13,7 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
+import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -36,9 +37,10 @@ import {
   type ObjectClient,
   type ObjectErrorKind,
   type ObjectInfo,
-  type RangeProgress,
+  type RangeParts,
   type RangeResult,
 } from './object-client';
+import { BodyTooLongError, readRangeBody } from './range-body';
 
 export interface S3Credentials {
   readonly accessKeyId: string;
@@ -140,24 +142,45 @@ export class S3ObjectClient implements ObjectClient {
     });
   }
 
-  getRange(key: string, range: ByteRange, ifMatch?: string, onProgress?: RangeProgress): Promise<RangeResult> {
+  getRange(key: string, range: ByteRange, ifMatch?: string, parts?: RangeParts): Promise<RangeResult> {
     const end = range.offset + range.length - 1;
     return this.attempt(`get ${key} bytes=${range.offset}-${end}`, async (abortSignal) => {
       const out = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${range.offset}-${end}`, IfMatch: ifMatch }),
         { abortSignal },
       );
+      const body = out.Body as Readable | undefined;
       const etag = out.ETag ?? '';
       if (ifMatch !== undefined && etag !== ifMatch) {
-        (out.Body as NodeJS.ReadableStream | undefined)?.resume?.();
+        body?.resume();
         throw new ObjectClientError('PreconditionFailed', `${key}: ETag is ${etag}, wanted ${ifMatch}`);
       }
       const expected = out.ContentLength ?? range.length;
-      const data = await readBody(out.Body as AsyncIterable<Uint8Array> | undefined, Math.min(expected, range.length), onProgress);
-      if (data.length !== expected) {
-        throw new ObjectClientError('Transient', `${key}: body ended after ${data.length} of ${expected} bytes`);
+      if (expected > range.length) {
+        body?.destroy();
+        throw new ObjectClientError('Other', `${key}: ${expected} bytes announced for a range of ${range.length}`);
       }
-      return { data, etag };
+      if (!body || expected === 0) {
+        body?.resume();
+        return { data: Buffer.alloc(0), length: 0, etag };
+      }
+      // The SDK's abort ends the request; make sure a body stalled mid-way is torn down too.
+      const abort = (): void => void body.destroy();
+      abortSignal.addEventListener('abort', abort, { once: true });
+      try {
+        const read = parts
+          ? await readRangeBody(body, expected, parts.size, (index, part) => parts.onPart(index, part))
+          : await readRangeBody(body, expected, expected);
+        if (read.received !== expected) {
+          throw new ObjectClientError('Transient', `${key}: body ended after ${read.received} of ${expected} bytes`);
+        }
+        return { data: parts ? Buffer.alloc(0) : (read.parts[0] ?? Buffer.alloc(0)), length: read.received, etag };
+      } catch (error) {
+        if (error instanceof BodyTooLongError) throw new ObjectClientError('Other', `${key}: ${error.message}`);
+        throw error;
+      } finally {
+        abortSignal.removeEventListener('abort', abort);
+      }
     });
   }
 
@@ -251,20 +274,6 @@ export class S3ObjectClient implements ObjectClient {
       }
     }
   }
-}
-
-/** Read a response body into one buffer allocated up front (no concatenation copies). */
-async function readBody(body: AsyncIterable<Uint8Array> | undefined, expected: number, onProgress?: RangeProgress): Promise<Buffer> {
-  if (!body) return Buffer.alloc(0);
-  const data = Buffer.allocUnsafe(expected);
-  let filled = 0;
-  for await (const chunk of body) {
-    if (filled + chunk.length > expected) throw new ObjectClientError('Other', `body longer than the ${expected} bytes announced`);
-    data.set(chunk, filled);
-    filled += chunk.length;
-    onProgress?.(data, filled);
-  }
-  return filled === expected ? data : data.subarray(0, filled);
 }
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_PREMATURE_CLOSE']);

@@ -113,12 +113,13 @@ describe('block-cache', () => {
       let release!: () => void;
       const gate = new Promise<void>((resolve) => (release = resolve));
       const streaming = Object.create(client) as MemoryObjectClient;
-      streaming.getRange = async (key, range, ifMatch, onProgress) => {
+      streaming.getRange = async (key, range, ifMatch, parts) => {
         const result = await client.getRange(key, range, ifMatch);
-        onProgress?.(result.data, MiB); // the first block's bytes are in ...
+        const part = (index: number) => parts?.onPart(index, result.data.subarray(index * MiB, (index + 1) * MiB));
+        part(0); // the first block's bytes are in ...
         await gate; // ... the rest is still on the wire
-        onProgress?.(result.data, result.data.length);
-        return result;
+        for (let index = 1; index * MiB < result.length; index++) part(index);
+        return { ...result, data: Buffer.alloc(0) };
       };
       const streamingCache = new BlockCache(streaming, new MemoryCache(64 * MiB), undefined, options, new SidecarMetrics());
       streamingCache.prefetch(object, 0, 8);
@@ -126,6 +127,13 @@ describe('block-cache', () => {
       expect((firstBlock as Buffer).equals(data.subarray(0, MiB))).toBe(true);
       release();
       expect((await streamingCache.read(object, 7)).equals(data.subarray(7 * MiB, 8 * MiB))).toBe(true);
+    });
+
+    it('keeps each block in a buffer of its own, not a slice of the whole response', async () => {
+      const { cache } = build();
+      cache.prefetch(object, 0, 8);
+      const blocks = await Promise.all(Array.from({ length: 8 }, (_, i) => cache.read(object, i)));
+      for (const block of blocks) expect(block.buffer.byteLength).toBeLessThan(2 * MiB);
     });
 
     it('rejects every waiting reader when the fetch fails, and retries on the next read', async () => {
