@@ -6,7 +6,14 @@
  * for, so random readers (1 MiB records, image lookups) cause no wasted transfer.
  *
  * The kernel delivers its own readahead as concurrent requests that may arrive slightly out of
- * order, so "where it stopped" allows a few blocks of slack.
+ * order, so "where it stopped" allows a few blocks of slack once the reader is sequential.
+ *
+ * When does a reader become sequential? A read from the start of the file, or a run of reads,
+ * each starting within what the run already covered (plus half a block, for pieces arriving out
+ * of order), that has crossed two block boundaries in order. The kernel cuts one 1 MiB read into
+ * eight 128 KiB pieces that look exactly like a sequential reader; but a 1 MiB read crosses at
+ * most one boundary, so random 1 MiB reads no longer open a window each (the benchmark measured
+ * 2.7× the bytes read fetched before this rule).
  */
 import type { BlockCache, ObjectVersion } from './block-cache';
 
@@ -29,7 +36,10 @@ export const DEFAULT_PREFETCH: PrefetchOptions = {
 const SLACK_BLOCKS = 4;
 
 export class Prefetcher {
+  /** End of the furthest read of the current run (-1 before the first read). */
   private lastEnd = -1;
+  /** Where the current run of in-order reads started. */
+  private runStart = 0;
   private sequential = false;
   private windowBlocks = 0;
   /** Blocks before this index have been requested (exclusive frontier). */
@@ -60,25 +70,24 @@ export class Prefetcher {
     const { blockSize } = this.cache;
     const end = offset + length;
     const block = Math.floor(offset / blockSize);
-    const near = this.lastEnd >= 0 && Math.abs(offset - this.lastEnd) <= SLACK_BLOCKS * blockSize;
-    if ((this.lastEnd < 0 && offset === 0) || (near && this.sequential)) {
-      if (!this.sequential) {
-        this.sequential = true;
-        this.windowBlocks = this.initialBlocks;
-        this.frontier = block;
-      } else if (block > this.lastBlock) {
-        this.windowBlocks = Math.min(this.maxBlocks, this.windowBlocks * 2);
-      }
-    } else if (near && !this.sequential) {
-      this.sequential = true;
-      this.windowBlocks = this.initialBlocks;
-      this.frontier = block;
+    if (this.sequential && Math.abs(offset - this.lastEnd) <= SLACK_BLOCKS * blockSize) {
+      if (block > this.lastBlock) this.windowBlocks = Math.min(this.maxBlocks, this.windowBlocks * 2);
+      this.lastEnd = Math.max(this.lastEnd, end);
+      this.lastBlock = Math.max(this.lastBlock, block);
     } else {
-      this.sequential = false;
-      this.windowBlocks = 0;
+      const continues = this.lastEnd >= 0 && offset >= this.runStart && offset <= this.lastEnd + blockSize / 2;
+      if (continues) {
+        this.lastEnd = Math.max(this.lastEnd, end);
+      } else {
+        this.runStart = offset;
+        this.lastEnd = end;
+      }
+      const crossed = Math.floor((this.lastEnd - 1) / blockSize) - Math.floor(this.runStart / blockSize);
+      this.sequential = this.runStart === 0 || crossed >= 2;
+      this.windowBlocks = this.sequential ? this.initialBlocks : 0;
+      this.lastBlock = block;
+      this.frontier = block;
     }
-    this.lastEnd = this.sequential ? Math.max(this.lastEnd, end) : end;
-    this.lastBlock = Math.max(block, this.sequential ? this.lastBlock : -1);
     if (!this.sequential) return;
 
     const endBlock = Math.ceil(end / blockSize);

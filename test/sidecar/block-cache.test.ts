@@ -129,6 +129,13 @@ describe('block-cache', () => {
       expect((await streamingCache.read(object, 7)).equals(data.subarray(7 * MiB, 8 * MiB))).toBe(true);
     });
 
+    it('fetches two missing neighbours asked for in the same turn with one GET (the pieces of one unaligned read)', async () => {
+      const { cache } = build();
+      const [a, b] = await Promise.all([cache.read(object, 4), cache.read(object, 5)]);
+      expect(Buffer.concat([a, b]).equals(data.subarray(4 * MiB, 6 * MiB))).toBe(true);
+      expect(client.requests.filter((r) => r.operation === 'getRange').map((r) => r.range)).toEqual([{ offset: 4 * MiB, length: 2 * MiB }]);
+    });
+
     it('keeps each block in a buffer of its own, not a slice of the whole response', async () => {
       const { cache } = build();
       cache.prefetch(object, 0, 8);

@@ -53,6 +53,16 @@ describe('fs-handlers', () => {
       expect(mount.client.count('getRange')).toBe(gets);
     });
 
+    it('fetches an unaligned 1 MiB read, arriving as the kernel\'s 128 KiB pieces, with one GET and nothing ahead', async () => {
+      const mount = setup();
+      const fd = await mount.handlers.open('/big.bin', 0);
+      const start = MiB / 2 + 4096;
+      const pieces = Array.from({ length: 8 }, (_, i) => mount.handlers.read('/big.bin', fd, 128 * 1024, start + i * 128 * 1024));
+      const got = Buffer.concat((await Promise.all(pieces)).flat());
+      expect(got.equals(data.subarray(start, start + MiB))).toBe(true);
+      expect(mount.client.requests.filter((r) => r.operation === 'getRange').map((r) => r.range)).toEqual([{ offset: 0, length: 2 * MiB }]);
+    });
+
     it('fetches a block once however many readers ask for it at the same time (single flight)', async () => {
       const mount = setup();
       let release!: () => void;

@@ -54,6 +54,30 @@ describe('prefetcher', () => {
       expect(prefetcher.windowBytes).toBe(0);
     });
 
+    it.each([3 * 1024 * 4, 512 * 1024, MiB - 4096, 0.75 * MiB])(
+      'requests nothing for the kernel\'s 128 KiB pieces of one 1 MiB read at block offset %i',
+      (within) => {
+        const { cache, requested } = recordingCache(1024);
+        const prefetcher = new Prefetcher(cache, object, options);
+        for (const start of [500, 17, 900].map((block) => block * MiB + within)) {
+          for (let piece = start; piece < start + MiB; piece += KiB128) prefetcher.onRead(piece, KiB128);
+        }
+        expect(requested).toEqual([]);
+        expect(prefetcher.windowBytes).toBe(0);
+      },
+    );
+
+    it('opens a window for a reader that started mid-file once it has crossed two block boundaries in order', () => {
+      const { cache, requested } = recordingCache(1024);
+      const prefetcher = new Prefetcher(cache, object, options);
+      const start = 300 * MiB + 4096;
+      for (let piece = start; piece < start + MiB; piece += KiB128) prefetcher.onRead(piece, KiB128);
+      expect(prefetcher.windowBytes).toBe(0);
+      for (let piece = start + MiB; piece < start + 2 * MiB; piece += KiB128) prefetcher.onRead(piece, KiB128);
+      expect(prefetcher.windowBytes).toBeGreaterThan(0);
+      expect(Math.min(...requested.map(([first]) => first))).toBe(303);
+    });
+
     it('resets the window after a jump, and grows it again once reads are sequential', () => {
       const { cache } = recordingCache(1024);
       const prefetcher = new Prefetcher(cache, object, options);
@@ -62,6 +86,8 @@ describe('prefetcher', () => {
       prefetcher.onRead(700 * MiB, MiB);
       expect(prefetcher.windowBytes).toBe(0);
       prefetcher.onRead(701 * MiB, MiB);
+      expect(prefetcher.windowBytes).toBe(0);
+      prefetcher.onRead(702 * MiB, MiB);
       expect(prefetcher.windowBytes).toBe(2 * MiB);
     });
   });
