@@ -107,9 +107,12 @@ export function buildServer(deps: ServerDeps): WebhookServer {
     }
     inFlight += 1;
     counted.add(request);
+    // The slot is returned when the response closes: 'close' follows 'finish' and also fires on a
+    // socket destroyed mid-review, which is what the API server does at timeoutSeconds. (fastify's
+    // onRequestAbort runs only for a client gone before the body was complete, and onResponse only
+    // on 'finish', so a caller that sent the review and left would keep its slot for ever: W4.)
+    reply.raw.once('close', () => done(request));
   });
-  app.addHook('onResponse', async (request) => done(request));
-  app.addHook('onRequestAbort', async (request) => done(request));
 
   app.post('/mutate', async (request, reply) => {
     const started = process.hrtime.bigint();

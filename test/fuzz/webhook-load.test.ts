@@ -248,12 +248,9 @@ describe('webhook under sustained load, a slow API server, then none', () => {
       await small?.stop();
     });
 
-    // KNOWN FINDING W4 (docs/robustness.md): server.ts counts a review down in onResponse or
-    // onRequestAbort; a caller that leaves after sending the whole request triggers neither
-    // (fastify runs onRequestAbort only while the request is incomplete, onResponse only on
-    // 'finish'), so each such review keeps its slot for ever and the webhook ends up refusing
-    // everything. `it.failing` until fixed; then make this a plain `it`.
-    it.failing('gives their in-flight slots back, so later reviews are not refused', async () => {
+    // Finding W4 (docs/robustness.md): a caller that leaves after sending the whole review must
+    // give its in-flight slot back, or the webhook ends up refusing everything.
+    it('gives their in-flight slots back, so later reviews are not refused', async () => {
       proxy.setRules([{ match: { method: 'GET', key: /\/datasets\/gone-[^/]*$/ }, action: { kind: 'delay', ms: 1500 } }]);
       try {
         // Eight reviews, each fully sent, abandoned after 300 ms while its lookup still waits.
