@@ -8,7 +8,7 @@ import { parseQuantity } from '../common/quantity';
 import type { WebhookConfig } from './config';
 import type { Dataset, DatasetEntry } from './dataset';
 import { appEnv } from './env-injection';
-import { datasetVolumeName, envNamePart, INJECTED_LABEL, isOurVolumeName, SIDECAR_NAME } from './names';
+import { cacheVolumeName, datasetCacheDir, datasetVolumeName, envNamePart, INJECTED_LABEL, isOurVolumeName, SIDECAR_NAME } from './names';
 import type { Container, Pod } from './pod';
 import type { DatasetRequest, PodRequest } from './pod-annotations';
 
@@ -18,6 +18,9 @@ export interface PlannedDataset {
   /** The Dataset's access narrowed by the pod's `read-only` annotation. */
   readOnly: boolean;
   volumeName: string;
+  /** The hostPath volume of the dataset's own node-cache folder, and that folder (finding S1: never the whole cache root). */
+  cacheVolumeName: string;
+  cacheDir: string;
   /** Names of the app containers and init containers that get the mount and/or the variables. */
   containers: string[];
 }
@@ -94,11 +97,14 @@ export function planInjection(pod: Pod, namespace: string, wanted: PodRequest, e
       dataset: entry.dataset,
       readOnly: entry.dataset.readOnly || request.readOnly === true,
       volumeName: datasetVolumeName(request.name),
+      cacheVolumeName: cacheVolumeName(request.name),
+      cacheDir: datasetCacheDir(config.cacheHostPath, entry.dataset.namespace, entry.dataset.name),
       containers: request.containers ?? containerNames,
     });
   });
 
   checkSharedEnvNames(datasets, problems);
+  checkSharedVolumeNames(datasets, problems);
   checkMountPaths(containers, datasets, problems);
   if (!(pod.metadata?.labels?.[INJECTED_LABEL] === 'true')) checkEnvConflicts(containers, datasets, problems);
   if (datasets.some((d) => d.request.mount)) checkSidecarPort(containers, config.sidecarPort, problems);
@@ -138,6 +144,21 @@ function checkSharedEnvNames(datasets: PlannedDataset[], problems: string[]): vo
   for (const d of datasets) byPart.set(envNamePart(d.dataset.name), [...(byPart.get(envNamePart(d.dataset.name)) ?? []), d.dataset.name]);
   for (const [part, names] of byPart) {
     if (names.length > 1) problems.push(`Datasets ${names.map((n) => `"${n}"`).join(' and ')} would share the variable names DATASET_${part}_* / DATAMOUNT_${part}_*; ask for only one of them`);
+  }
+}
+
+/**
+ * Volume names are shortened with a hash where a Dataset name does not fit a label, so two
+ * Datasets could in principle be given one name (`a.b` and one deliberately named like its
+ * hashed form); refuse that rather than let one volume silently stand for both.
+ */
+function checkSharedVolumeNames(datasets: PlannedDataset[], problems: string[]): void {
+  const owners = new Map<string, string[]>();
+  for (const d of datasets.filter((p) => p.request.mount)) {
+    for (const volume of [d.volumeName, d.cacheVolumeName]) owners.set(volume, [...(owners.get(volume) ?? []), d.dataset.name]);
+  }
+  for (const [volume, names] of owners) {
+    if (names.length > 1) problems.push(`Datasets ${names.map((n) => `"${n}"`).join(' and ')} would share the volume name "${volume}"; ask for only one of them`);
   }
 }
 

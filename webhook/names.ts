@@ -25,8 +25,16 @@ export const INJECTED_DATASETS_ANNOTATION = 'datamount.dev/injected-datasets';
 export const CACHE_HINTS_ANNOTATION = 'datamount.dev/cache-hints';
 
 export const SIDECAR_NAME = 'datamount-sidecar';
-export const CACHE_VOLUME = 'datamount-cache';
 const VOLUME_PREFIX = 'datamount-';
+/** Every node-cache volume's name starts with this; no dataset volume's does (see datasetVolumeName). */
+const CACHE_VOLUME_PREFIX = 'datamount-cache-';
+/**
+ * The single node-cache volume of pods injected before finding S1 (docs/robustness.md): the
+ * whole cache root. Never injected any more; a reinvocation replaces it (it is one of our names).
+ */
+const LEGACY_CACHE_VOLUME = 'datamount-cache';
+/** The prefix of a dataset volume whose name would otherwise fall among the cache volumes' names. */
+const DATASET_VOLUME_ALT_PREFIX = 'datamount-ds-';
 /** Where the sidecar mounts each dataset inside its own container (docs/contract.md). */
 export const SIDECAR_MOUNT_ROOT = '/datamount';
 export const DEFAULT_MOUNT_ROOT = '/mnt/datasets';
@@ -45,19 +53,54 @@ export const DATASET_NAME_HELP = 'a DNS-1123 name: lower-case letters, digits, "
 /**
  * The emptyDir volume of one dataset. A Dataset name may hold dots and be up to 253 characters
  * long, a volume name may not, so such names are shortened and made unique with a hash of the
- * full name (two datasets `a.b` and `a-b` must not share a volume).
+ * full name (two datasets `a.b` and `a-b` must not share a volume). A name that would look like
+ * a cache volume's (dataset `cache` or `cache-…`) is moved out of their way, so the emptyDir of
+ * one dataset can never be named like the cache volume of another.
  */
 export function datasetVolumeName(dataset: string): string {
   const plain = VOLUME_PREFIX + dataset;
-  if (plain.length <= LABEL_MAX && DNS1123_LABEL.test(plain)) return plain;
-  const hash = createHash('sha256').update(dataset).digest('hex').slice(0, 8);
-  const stem = dataset.replace(/\./g, '-').slice(0, LABEL_MAX - VOLUME_PREFIX.length - hash.length - 1).replace(/-+$/, '');
-  return `${VOLUME_PREFIX}${stem}-${hash}`;
+  if (isVolumeLabel(plain) && !isCacheVolumeName(plain)) return plain;
+  const hashed = hashedVolumeName(VOLUME_PREFIX, dataset);
+  return isCacheVolumeName(hashed) ? hashedVolumeName(DATASET_VOLUME_ALT_PREFIX, dataset) : hashed;
 }
 
-/** True for every volume name datamount may own in a pod. */
+/**
+ * The hostPath volume of one dataset's node-cache folder (`<cacheRoot>/<namespace>/<dataset>`):
+ * `datamount-cache-<dataset>`, shortened and hashed like datasetVolumeName where needed. The
+ * namespace is not part of the name: a pod only ever gets Datasets of its own namespace.
+ */
+export function cacheVolumeName(dataset: string): string {
+  const plain = CACHE_VOLUME_PREFIX + dataset;
+  return isVolumeLabel(plain) ? plain : hashedVolumeName(CACHE_VOLUME_PREFIX, dataset);
+}
+
+/**
+ * One dataset's folder in the node cache, as the sidecar's DATAMOUNT_CONFIG names it and as its
+ * hostPath volume mounts it (docs/contract.md). Namespaces are DNS labels and Dataset names
+ * DNS-1123 subdomains, so neither can be empty, `.`, `..` or hold a `/`.
+ */
+export function datasetCacheDir(cacheRoot: string, namespace: string, dataset: string): string {
+  return `${cacheRoot}/${namespace}/${dataset}`;
+}
+
+function isCacheVolumeName(name: string): boolean {
+  return name === LEGACY_CACHE_VOLUME || name.startsWith(CACHE_VOLUME_PREFIX);
+}
+
+function isVolumeLabel(name: string): boolean {
+  return name.length <= LABEL_MAX && DNS1123_LABEL.test(name);
+}
+
+/** `<prefix><stem>-<8 hex of sha256(dataset)>`, at most 63 characters; the stem is the name with dots as dashes, cut to fit. */
+function hashedVolumeName(prefix: string, dataset: string): string {
+  const hash = createHash('sha256').update(dataset).digest('hex').slice(0, 8);
+  const stem = dataset.replace(/\./g, '-').slice(0, LABEL_MAX - prefix.length - hash.length - 1).replace(/-+$/, '');
+  return `${prefix}${stem}-${hash}`;
+}
+
+/** True for every volume name datamount may own in a pod (the legacy whole-cache volume too). */
 export function isOurVolumeName(name: string): boolean {
-  return name === CACHE_VOLUME || name.startsWith(VOLUME_PREFIX);
+  return name.startsWith(VOLUME_PREFIX);
 }
 
 /** `imagenet-v2.large` → `IMAGENET_V2_LARGE`, for DATASET_<NAME>_* and DATAMOUNT_<NAME>_* variables. */

@@ -174,7 +174,7 @@ function applyInjection(pod: Pod, plan: InjectionPlan, wanted: PodRequest, injec
   }
   setList(spec, 'initContainers', initContainers);
 
-  const volumes = [...mounted.map(datasetVolume), ...(mounted.length > 0 ? [cacheVolume(config.cacheHostPath)] : [])];
+  const volumes = [...mounted.map(datasetVolume), ...mounted.map(cacheVolume)];
   setList(spec, 'volumes', reconcileByName(spec.volumes ?? [], volumes, (v) => isOurVolumeName(v.name)));
 
   const names = plan.datasets.map((d) => d.dataset.name);

@@ -56,7 +56,7 @@ export function buildSidecarConfig(plan: InjectionPlan, config: WebhookConfig): 
     cacheMemory: plan.cacheMemory,
     uid: plan.uid,
     gid: plan.gid,
-    datasets: mountedDatasets(plan).map(({ dataset, readOnly }) => ({
+    datasets: mountedDatasets(plan).map(({ dataset, readOnly, cacheDir }) => ({
       name: dataset.name,
       namespace: dataset.namespace,
       endpoint: dataset.endpoint,
@@ -66,7 +66,7 @@ export function buildSidecarConfig(plan: InjectionPlan, config: WebhookConfig): 
       forcePathStyle: dataset.forcePathStyle,
       readOnly,
       mountPoint: sidecarMountPoint(dataset.name),
-      cacheDir: `${config.cacheHostPath}/${dataset.namespace}/${dataset.name}`,
+      cacheDir,
       ...(dataset.secret ? sidecarCredentialEnvNames(dataset.name) : {}),
     })),
   };
@@ -89,7 +89,7 @@ export function buildSidecarContainer(plan: InjectionPlan, config: WebhookConfig
     startupProbe: { httpGet: { path: '/readyz', port: config.sidecarPort }, ...STARTUP_PROBE },
     resources: { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) },
     securityContext: { privileged: true },
-    volumeMounts: [...mounted.map(sidecarDatasetMount), sidecarCacheMount(config.cacheHostPath)],
+    volumeMounts: [...mounted.map(sidecarDatasetMount), ...mounted.map(sidecarCacheMount)],
   };
 }
 

@@ -1,27 +1,31 @@
 /**
- * The volumes and volume mounts of an injection (docs/contract.md): one emptyDir per mounted
- * dataset — the sidecar mounts FUSE at its root with Bidirectional propagation, so the app
- * containers, mounting the same emptyDir with HostToContainer, see the FUSE mount — and the
- * node cache as a hostPath. Plus the list helpers that make injection a repeatable upsert.
+ * The volumes and volume mounts of an injection (docs/contract.md): per mounted dataset, one
+ * emptyDir — the sidecar mounts FUSE at its root with Bidirectional propagation, so the app
+ * containers, mounting the same emptyDir with HostToContainer, see the FUSE mount — and one
+ * hostPath of that dataset's own node-cache folder, mounted in the sidecar at the same path so
+ * DATAMOUNT_CONFIG's `cacheDir` is valid inside it. Never the whole cache root (finding S1 in
+ * docs/robustness.md: a sidecar could list, delete or fill other namespaces' blocks); only the
+ * reporter DaemonSet mounts the root. Plus the list helpers that make injection a repeatable
+ * upsert.
  */
 import type { PlannedDataset } from './injection-plan';
-import { CACHE_VOLUME, sidecarMountPoint } from './names';
+import { sidecarMountPoint } from './names';
 import type { Volume, VolumeMount } from './pod';
 
 export function datasetVolume(planned: PlannedDataset): Volume {
   return { name: planned.volumeName, emptyDir: {} };
 }
 
-export function cacheVolume(cacheRoot: string): Volume {
-  return { name: CACHE_VOLUME, hostPath: { path: cacheRoot, type: 'DirectoryOrCreate' } };
+export function cacheVolume(planned: PlannedDataset): Volume {
+  return { name: planned.cacheVolumeName, hostPath: { path: planned.cacheDir, type: 'DirectoryOrCreate' } };
 }
 
 export function sidecarDatasetMount(planned: PlannedDataset): VolumeMount {
   return { name: planned.volumeName, mountPath: sidecarMountPoint(planned.dataset.name), mountPropagation: 'Bidirectional' };
 }
 
-export function sidecarCacheMount(cacheRoot: string): VolumeMount {
-  return { name: CACHE_VOLUME, mountPath: cacheRoot };
+export function sidecarCacheMount(planned: PlannedDataset): VolumeMount {
+  return { name: planned.cacheVolumeName, mountPath: planned.cacheDir };
 }
 
 export function appDatasetMount(planned: PlannedDataset): VolumeMount {

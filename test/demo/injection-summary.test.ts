@@ -13,7 +13,7 @@ describe('injectionSummary', () => {
       expect(lines).toEqual([
         '+ native sidecar datamount-sidecar: ghcr.io/datamount/sidecar:0.1.0 run, startupProbe GET /readyz:9090, privileged',
         '+ volume datamount-imagenet (emptyDir) → datamount-sidecar:/datamount/imagenet (Bidirectional), shell:/mnt/datasets/imagenet (HostToContainer, ro)',
-        '+ volume datamount-cache (hostPath /var/lib/datamount/cache) → datamount-sidecar:/var/lib/datamount/cache',
+        '+ volume datamount-cache-imagenet (hostPath /var/lib/datamount/cache/ml-demo/imagenet) → datamount-sidecar:/var/lib/datamount/cache/ml-demo/imagenet',
         '+ env in datamount-sidecar: DATAMOUNT_CONFIG, DATAMOUNT_IMAGENET_ACCESS_KEY_ID (Secret creds/AWS_ACCESS_KEY_ID)',
         '+ labels: datamount.dev/injected=true',
         '+ annotations: datamount.dev/injected-datasets=imagenet, datamount.dev/cache-hints=node-a=100%',

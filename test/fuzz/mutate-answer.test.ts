@@ -13,6 +13,10 @@ describe('checkMutateAnswer', () => {
       ['a denial with a 400 and a message', 200, review({ uid: 'u1', allowed: false, status: { code: 400, message: 'annotation x: bad' } })],
       ['a patch that applies and keeps to the namespace Secrets', 200, review({ uid: 'u1', allowed: true, patchType: 'JSONPatch', patch: b64(envFrom('imagenet-creds')) })],
       ['an HTTP 400 with a reason for a body that is not a review', 400, JSON.stringify({ code: 'X', message: 'body must be a JSON object' })],
+      ['the node-cache folder of an injected Dataset of the namespace', 200, review({ uid: 'u1', allowed: true, patchType: 'JSONPatch', patch: b64([
+        { op: 'add', path: '/metadata/annotations', value: { 'datamount.dev/injected-datasets': 'imagenet' } },
+        { op: 'add', path: '/spec/volumes', value: [{ name: 'datamount-cache-imagenet', hostPath: { path: '/var/lib/datamount/cache/ml/imagenet', type: 'DirectoryOrCreate' } }] },
+      ]) })],
     ])('finds no problem in %s', (_name, status, payload) => {
       expect(checkMutateAnswer(status, payload, { ...context, wellFormed: status === 200 })).toMatchObject({ problems: [] });
     });
@@ -33,6 +37,7 @@ describe('checkMutateAnswer', () => {
       ['a Secret of another namespace', 200, review({ uid: 'u1', allowed: true, patchType: 'JSONPatch', patch: b64(envFrom('other-creds')) }), context],
       ['a Dataset of another namespace', 200, review({ uid: 'u1', allowed: true, patchType: 'JSONPatch', patch: b64([{ op: 'add', path: '/metadata/annotations', value: { 'datamount.dev/injected-datasets': 'coco,private-y' } }]) }), context],
       ['a hostPath other than the cache', 200, review({ uid: 'u1', allowed: true, patchType: 'JSONPatch', patch: b64([{ op: 'add', path: '/spec/volumes', value: [{ name: 'h', hostPath: { path: '/' } }] }]) }), context],
+      ['the whole node-cache root', 200, review({ uid: 'u1', allowed: true, patchType: 'JSONPatch', patch: b64([{ op: 'add', path: '/spec/volumes', value: [{ name: 'datamount-cache', hostPath: { path: '/var/lib/datamount/cache' } }] }]) }), context],
     ] as const)('reports %s', (_name, status, payload, ctx) => {
       expect(checkMutateAnswer(status, payload, ctx).problems.length).toBeGreaterThan(0);
     });

@@ -7,7 +7,8 @@
  * Tenant rules checked on every patched pod: the Secrets it references are only those of the
  * Datasets of the request's namespace (as the API server states it: with duplicate keys, the
  * last one, which is how both Go's decoder and JSON.parse read it), a Dataset of another
- * namespace is never injected, and the only hostPath added is the node cache.
+ * namespace is never injected, and the only hostPaths added are the injected Datasets' own
+ * node-cache folders (`<cacheRoot>/<namespace>/<dataset>`, finding S1).
  */
 import { applyPatch, type Operation } from 'fast-json-patch';
 import { validatePod } from '../support/k8s-schema';
@@ -132,6 +133,8 @@ function tenantProblems(before: unknown, after: unknown, cacheHostPath: string, 
   const volumesOf = (pod: unknown): Json[] => (isObject(pod) && isObject(pod.spec) && Array.isArray(pod.spec.volumes) ? (pod.spec.volumes as Json[]) : []);
   const hostPaths = (pod: unknown): string[] => volumesOf(pod).flatMap((v) => (isObject(v.hostPath) ? [String(v.hostPath.path)] : []));
   const hadPaths = new Set(hostPaths(before));
-  for (const p of hostPaths(after)) if (!hadPaths.has(p) && p !== cacheHostPath) problems.push(`the patch adds hostPath ${p}`);
+  // Finding S1: a sidecar gets only its injected Datasets' own node-cache folders, never the root.
+  const cacheDirs = new Set(injected.filter((name) => own.includes(name)).map((name) => `${cacheHostPath}/${namespace}/${name}`));
+  for (const p of hostPaths(after)) if (!hadPaths.has(p) && !cacheDirs.has(p)) problems.push(`the patch adds hostPath ${p}, which is not the node-cache folder of an injected Dataset of namespace "${namespace}"`);
   return problems;
 }

@@ -58,8 +58,10 @@ describe('webhook ⇄ sidecar contract', () => {
         for (const dataset of config.datasets) {
           expect({ name, mount: mounts.find((m) => m.mountPath === dataset.mountPoint) }).toEqual({ name, mount: expect.objectContaining({ mountPropagation: 'Bidirectional' }) });
           expect(dataset.cacheDir.startsWith(`${config.cacheRoot}/`)).toBe(true);
+          // Its own cache folder only, mounted where DATAMOUNT_CONFIG names it (finding S1).
+          expect({ name, cache: mounts.filter((m) => m.mountPath === dataset.cacheDir).length }).toEqual({ name, cache: 1 });
         }
-        expect(mounts.some((m) => m.mountPath === config.cacheRoot)).toBe(true);
+        expect(mounts.some((m) => m.mountPath === config.cacheRoot)).toBe(false);
       }
     });
   });

@@ -127,11 +127,10 @@ describe('webhook tenancy', () => {
   });
 
   describe('when the sidecar is given the node cache', () => {
-    // KNOWN FINDING S1 (docs/robustness.md): the sidecar gets the whole cache root as one
-    // hostPath, so it can list, delete or fill every other namespace's blocks (their content
-    // stays encrypted). The protection would be one hostPath per injected dataset. This test
-    // states that rule; `it.failing` until the contract changes, then make it a plain `it`.
-    it.failing('reaches only the cache folders of its own namespace\'s injected Datasets', async () => {
+    // Finding S1 (docs/robustness.md), fixed: the sidecar gets one hostPath per injected
+    // dataset, its own folder `<cacheRoot>/<namespace>/<dataset>`, never the cache root, so it
+    // cannot list, delete or fill another namespace's blocks.
+    it('reaches only the cache folders of its own namespace\'s injected Datasets', async () => {
       const object = pod({ 'datamount.dev/datasets': 'imagenet, coco' });
       const result = await reviewPod(review(object), deps);
       const after = patched(object, result.response.patch);

@@ -6,7 +6,8 @@ import type { Container, Pod } from '../../webhook/pod';
 import { reviewPod } from '../../webhook/review-pod';
 import type { SidecarConfig } from '../../webhook/sidecar-spec';
 import { assertValidPod, validatePod } from '../support/k8s-schema';
-import { loadRequest, patchedPod, patchOf, testDeps, withPod } from './review-fixtures';
+import { datasetVolumeName } from '../../webhook/names';
+import { fixtureCatalog, loadRequest, patchedPod, patchOf, testDeps, withPod } from './review-fixtures';
 
 const SIDECAR = 'datamount-sidecar';
 
@@ -76,9 +77,18 @@ describe('reviewPod', () => {
         expect(d.cacheDir).toBe(`/var/lib/datamount/cache/ml/${d.name}`);
         expect(d.prefix === '' || d.prefix.endsWith('/')).toBe(true);
         expect(sidecar.volumeMounts).toContainEqual(expect.objectContaining({ mountPath: d.mountPoint, mountPropagation: 'Bidirectional' }));
+        expect(pod.spec.volumes).toContainEqual({ name: `datamount-cache-${d.name}`, hostPath: { path: d.cacheDir, type: 'DirectoryOrCreate' } });
+        expect(sidecar.volumeMounts).toContainEqual({ name: `datamount-cache-${d.name}`, mountPath: d.cacheDir });
       }
-      expect(pod.spec.volumes).toContainEqual({ name: 'datamount-cache', hostPath: { path: '/var/lib/datamount/cache', type: 'DirectoryOrCreate' } });
-      expect(sidecar.volumeMounts).toContainEqual({ name: 'datamount-cache', mountPath: '/var/lib/datamount/cache' });
+    });
+
+    it.each(injectedFixtures)('%s: gives the sidecar only its datasets\' own node-cache folders, never the cache root (finding S1)', async (name) => {
+      const { pod } = await inject(name);
+      const cacheDirs = pod.spec.initContainers?.[0]?.name === SIDECAR ? sidecarConfig(pod).datasets.map((d) => d.cacheDir) : [];
+      const hostPaths = (pod.spec.volumes ?? []).flatMap((v) => (v.hostPath ? [v.hostPath.path] : []));
+      expect(hostPaths.sort()).toEqual(cacheDirs.sort());
+      const mountPaths = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].flatMap((c) => (c.volumeMounts ?? []).map((m) => m.mountPath));
+      expect(mountPaths).not.toContain('/var/lib/datamount/cache');
     });
 
     it('plain-pod: mounts the dataset read-only with HostToContainer at /mnt/datasets/<name>, credentials by secretKeyRef only', async () => {
@@ -185,7 +195,7 @@ describe('reviewPod', () => {
     it('several-datasets: gives each dataset its own volume and mount, ReadWrite where the Dataset allows it', async () => {
       const { pod } = await inject('several-datasets');
       expect(pod.spec.volumes?.filter((v) => v.name.startsWith('datamount-')).map((v) => v.name))
-        .toEqual(['datamount-imagenet', 'datamount-coco', 'datamount-public-weights', 'datamount-cache']);
+        .toEqual(['datamount-imagenet', 'datamount-coco', 'datamount-public-weights', 'datamount-cache-imagenet', 'datamount-cache-coco', 'datamount-cache-public-weights']);
       expect(mountOf(pod, 'train', '/mnt/datasets/coco')?.readOnly).toBeUndefined();
       expect(pod.metadata?.annotations?.['datamount.dev/injected-datasets']).toBe('imagenet,coco,public-weights');
     });
@@ -280,6 +290,44 @@ describe('reviewPod', () => {
     });
   });
 
+  describe('when the pod was injected under the old contract, with the whole node cache as one volume', () => {
+    /** What the webhook injected before finding S1: one `datamount-cache` hostPath of the cache root, mounted at the root. */
+    function oldStyle(pod: Pod): Pod {
+      const old = structuredClone(pod);
+      old.spec.volumes = [
+        ...(old.spec.volumes ?? []).filter((v) => !v.name.startsWith('datamount-cache-')),
+        { name: 'datamount-cache', hostPath: { path: '/var/lib/datamount/cache', type: 'DirectoryOrCreate' } },
+      ];
+      const sidecar = sidecarOf(old);
+      sidecar.volumeMounts = [
+        ...(sidecar.volumeMounts ?? []).filter((m) => !m.name.startsWith('datamount-cache-')),
+        { name: 'datamount-cache', mountPath: '/var/lib/datamount/cache' },
+      ];
+      return old;
+    }
+
+    it.each(['plain-pod', 'several-datasets', 'custom-paths'])('%s: repairs it to one cache folder per dataset, which is then stable', async (name) => {
+      const { request, pod } = await inject(name);
+      const old = oldStyle(pod);
+      const result = await reviewPod(withPod(request, old), testDeps());
+      expect(result.outcome).toBe('repaired');
+      const repaired = patchedPod(old, result.response);
+      assertValidPod(repaired);
+      expect(repaired).toEqual(pod);
+      expect(repaired.spec.volumes?.some((v) => v.name === 'datamount-cache')).toBe(false);
+      expect((await reviewPod(withPod(request, repaired), testDeps())).response).toEqual({ uid: request.uid, allowed: true });
+    });
+
+    it('refuses the old volume name on a pod that was not injected by datamount', async () => {
+      const request = loadRequest('plain-pod');
+      const pod = structuredClone(request.object) as Pod;
+      pod.spec.volumes = [...(pod.spec.volumes ?? []), { name: 'datamount-cache', hostPath: { path: '/var/lib/datamount/cache' } }];
+      const { response, outcome } = await reviewPod(withPod(request, pod), testDeps());
+      expect(outcome).toBe('denied');
+      expect(response.status?.message).toContain('spec.volumes holds a volume named "datamount-cache" but the pod was not injected by datamount');
+    });
+  });
+
   describe('when the pod has a mistake', () => {
     it.each<[string, string[]]>([
       ['error-unknown-dataset', ['annotation datamount.dev/datasets: Dataset "missing" does not exist in namespace ml']],
@@ -291,7 +339,7 @@ describe('reviewPod', () => {
       ['error-unknown-container', ['annotation datamount.dev/imagenet.containers: no container named "trainer"; the pod has "train"']],
       ['error-read-only-false', ['annotation datamount.dev/imagenet.read-only: "false" cannot widen Dataset "imagenet", which is ReadOnly']],
       ['error-datashim-inline', ['Dataset ml/inline-cos (datashim.io) holds inline credentials', 'spec.local.secret-name']],
-      ['error-reserved-names', ['spec.initContainers holds a container named "datamount-sidecar" but the pod was not injected by datamount', 'spec.volumes holds a volume named "datamount-imagenet"']],
+      ['error-reserved-names', ['spec.initContainers holds a container named "datamount-sidecar" but the pod was not injected by datamount', 'spec.volumes holds a volume named "datamount-imagenet"', 'spec.volumes holds a volume named "datamount-cache-imagenet"']],
       ['error-invalid-name', ['annotation datamount.dev/datasets: "ImageNet_2012" is not a valid Dataset name; expected a DNS-1123 name']],
       ['error-bad-values', ['datamount.dev/imagenet.use-as: "volume" is not accepted; use mount, env or "mount,env"', 'datamount.dev/imagenet.read-only: "yes" is not accepted', 'datamount.dev/cache-affinity: "maybe" is not accepted; use preferred, required, none', 'unknown setting "mountpath"']],
       ['error-many-problems', ['(1) ', '(2) ', '(3) ', '"relative" is not an absolute path', 'sidecar-cpu-request: "fast"', 'Dataset "missing" does not exist']],
@@ -305,6 +353,21 @@ describe('reviewPod', () => {
       expect(response).toMatchObject({ uid: request.uid, allowed: false, status: { code: 400, reason: 'BadRequest' } });
       expect(response.patch).toBeUndefined();
       for (const fragment of fragments) expect(response.status?.message).toContain(fragment);
+    });
+
+    it('denies two Datasets whose volume names would be the same after shortening, naming both', async () => {
+      const catalog = fixtureCatalog();
+      // "a-b-<hash of a.b>" is a valid Dataset name equal to the hashed volume stem of "a.b".
+      const lookalike = datasetVolumeName('a.b').slice('datamount-'.length);
+      for (const name of ['a.b', lookalike]) {
+        catalog.upsert({ apiVersion: 'datamount.dev/v1alpha1', kind: 'Dataset', metadata: { name, namespace: 'ml' }, spec: { s3: { endpoint: 'https://s3.example.com', bucket: 'shared-data' } } });
+      }
+      const request = loadRequest('plain-pod');
+      const pod = structuredClone(request.object) as Pod;
+      pod.metadata = { ...pod.metadata, annotations: { 'datamount.dev/datasets': `a.b, ${lookalike}` } };
+      const { response, outcome } = await reviewPod(withPod(request, pod), testDeps({ catalog }));
+      expect(outcome).toBe('denied');
+      expect(response.status?.message).toContain(`Datasets "a.b" and "${lookalike}" would share the volume name "${datasetVolumeName('a.b')}"`);
     });
 
     it('names every problem of the pod in one message', async () => {
@@ -369,7 +432,7 @@ describe('reviewPod on generated pods', () => {
     labels: fc.dictionary(rare(fc.constant('app'), fc.constantFrom('dataset.0.id', 'dataset.0.useas', 'datamount.dev/injected')), fc.constantFrom('legacy-cos', 'mount', 'configmap', 'true', 'x'), { maxKeys: 2 }),
     containers: fc.uniqueArray(container, { minLength: 1, maxLength: 3, selector: (c) => c.name }),
     initContainers: fc.option(fc.uniqueArray(container, { maxLength: 2, selector: (c) => c.name }), { nil: undefined }),
-    volumes: fc.option(fc.array(fc.record({ name: rare(fc.constant('v'), fc.constant('datamount-cache')), emptyDir: fc.constant({}) }), { maxLength: 1 }), { nil: undefined }),
+    volumes: fc.option(fc.array(fc.record({ name: rare(fc.constant('v'), fc.constantFrom('datamount-cache', 'datamount-cache-imagenet')), emptyDir: fc.constant({}) }), { maxLength: 1 }), { nil: undefined }),
   });
 
   it('always answers with the request uid; every patch applies, yields a schema-valid pod and is stable on reinvocation', async () => {
