@@ -137,6 +137,11 @@ async function removeQuietEmptyFolders(scan: CacheScan, emptiedFrom: Map<string,
   const deepestFirst = [...scan.folders].sort((a, b) => b.depth - a.depth);
   const removedChildren = new Map<string, number>();
   for (const folder of deepestFirst) {
+    // Namespace and dataset folders (depth 1 and 2) stay: a dataset folder is the hostPath a
+    // running sidecar has mounted as its cache, and once removed from under that bind mount
+    // nothing can be created in it again (a recursive mkdir there never returns). Empty, they
+    // cost nothing.
+    if (folder.depth <= 2) continue;
     const left = folder.entries - (emptiedFrom.get(folder.path) ?? 0) - (removedChildren.get(folder.path) ?? 0);
     if (left > 0) continue;
     try {

@@ -107,7 +107,7 @@ describe('cache janitor', () => {
   });
 
   describe('when folders are empty', () => {
-    it('removes empty folders that have been quiet for the grace period, deepest first', async () => {
+    it('removes empty folders below the dataset folders that have been quiet for the grace period', async () => {
       await put(root, 'ml/old/x/1.blk', 10, 100);
       await put(root, 'ml/kept/2.blk', 10, 1);
       await mkdir(join(root, 'ml/idle/sub'), { recursive: true });
@@ -116,9 +116,12 @@ describe('cache janitor', () => {
       const result = await runJanitor(await scanCache(root), {
         root, budget: { maxBytes: 15 }, folderGraceMs: 60_000, now: () => Date.now() + 3_600_000,
       });
-      expect(result.removedFolders.map((p) => p.slice(root.length + 1)).sort()).toEqual(['ml/idle', 'ml/idle/sub', 'ml/old', 'ml/old/x']);
+      expect(result.removedFolders.map((p) => p.slice(root.length + 1)).sort()).toEqual(['ml/idle/sub', 'ml/old/x']);
       expect(await exists(join(root, 'ml/kept/2.blk'))).toBe(true);
       expect(await exists(join(root, 'ml'))).toBe(true);
+      // A dataset folder is a running sidecar's hostPath mount: never removed, even empty and quiet.
+      expect(await exists(join(root, 'ml/idle'))).toBe(true);
+      expect(await exists(join(root, 'ml/old'))).toBe(true);
     });
 
     it('keeps an empty folder that changed within the grace period (a sidecar may be about to write)', async () => {
