@@ -43,6 +43,8 @@ export class ConfigError extends Error {
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** Dataset names are object names: DNS-1123 subdomains (dots allowed, as the webhook accepts), at most 253 characters. */
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Parse and check `DATAMOUNT_CONFIG`, resolving per-dataset credentials from `env`. */
@@ -81,7 +83,7 @@ export function parseSidecarConfig(raw: unknown, env: NodeJS.ProcessEnv): Sideca
         return;
       }
       const d = new Fields(item, `${at}.`, problems);
-      const name = d.string('name', { pattern: DNS_LABEL, what: 'a DNS label (lower-case letters, digits, -)' });
+      const name = d.string('name', { pattern: DNS_SUBDOMAIN, what: 'a DNS-1123 subdomain (lower-case letters, digits, - and .)' });
       const namespace = d.string('namespace', { pattern: DNS_LABEL, what: 'a DNS label', fallback: 'default' });
       const endpoint = d.string('endpoint', { pattern: /^https?:\/\/[^/\s]+/, what: 'an http:// or https:// URL' });
       const bucket = d.string('bucket', { pattern: /^[^/\s]+$/, what: 'a bucket name' });

@@ -29,6 +29,13 @@ describe('sidecar-config', () => {
     });
   });
 
+  describe('when a dataset name has dots, as Kubernetes object names may', () => {
+    it('accepts it, as the webhook does', () => {
+      const config = parseSidecarConfig(withDataset({ name: 'imagenet.v2' }), env);
+      expect(config.datasets[0]?.name).toBe('imagenet.v2');
+    });
+  });
+
   describe('when a field is wrong', () => {
     it.each([
       ['version', { ...example, version: 2 }, 'version'],
@@ -37,6 +44,7 @@ describe('sidecar-config', () => {
       ['uid', { ...example, uid: -1 }, 'uid'],
       ['datasets', { ...example, datasets: [] }, 'datasets'],
       ['a dataset name', withDataset({ name: 'Image Net' }), 'datasets[0].name'],
+      ['a dataset name with an empty label', withDataset({ name: 'image..net' }), 'datasets[0].name'],
       ['an endpoint without scheme', withDataset({ endpoint: 's3.example.com' }), 'datasets[0].endpoint'],
       ['a prefix without trailing slash', withDataset({ prefix: 'imagenet' }), 'datasets[0].prefix'],
       ['a relative mount point', withDataset({ mountPoint: 'datamount/x' }), 'datasets[0].mountPoint'],
