@@ -76,6 +76,18 @@ describe('disk-cache', () => {
     });
   });
 
+  describe('when many blocks are looked up at once (a prefetch window of disk hits)', () => {
+    it('serves every one of them, the right bytes each, through the bounded read queue', async () => {
+      const cache = await open(4096 * KiB);
+      const blocks = Array.from({ length: 40 }, (_, i) => Buffer.alloc(20 * KiB + i, i));
+      blocks.forEach((block, i) => cache.put(`id-${i}`, block));
+      await cache.flush();
+      const restarted = await open(4096 * KiB);
+      const found = await Promise.all(blocks.map((_, i) => restarted.get(`id-${i}`)));
+      found.forEach((lookup, i) => expect(lookup.found && lookup.data.equals(blocks[i] as Buffer)).toBe(true));
+    });
+  });
+
   describe('when the process restarts', () => {
     it('finds the blocks of the previous run and accounts for them', async () => {
       const first = await open();
