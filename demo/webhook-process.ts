@@ -52,6 +52,7 @@ export async function startWebhook(options: WebhookProcessOptions): Promise<Webh
       DATAMOUNT_TLS_CERT: certPath,
       DATAMOUNT_TLS_KEY: keyPath,
       DATAMOUNT_PORT: String(port),
+      DATAMOUNT_HOST: '127.0.0.1',
       DATAMOUNT_CATALOG: options.catalogPath,
       ...options.env,
     },

@@ -4,6 +4,7 @@
  * and must match the manifests. Every bad variable is reported in one start-up error, so an
  * operator fixes a Deployment in one round rather than one variable per crash.
  */
+import { isIP } from 'node:net';
 import { parseByteQuantity, parseQuantity, QUANTITY_HELP } from '../common/quantity';
 import { DatamountError, ERRORS } from './errors';
 
@@ -18,6 +19,8 @@ export interface WebhookConfig {
   tlsCert: string;
   tlsKey: string;
   port: number;
+  /** Address to listen on: all interfaces in a pod; loopback for the demo and tests. */
+  host: string;
   /** Undefined: Datasets come from the API server. */
   catalogPath?: string;
   namespace: string;
@@ -53,6 +56,7 @@ export const CONFIG_DEFAULTS = {
   DATAMOUNT_TLS_CERT: '/etc/datamount/tls/tls.crt',
   DATAMOUNT_TLS_KEY: '/etc/datamount/tls/tls.key',
   DATAMOUNT_PORT: '8443',
+  DATAMOUNT_HOST: '0.0.0.0',
   DATAMOUNT_NAMESPACE: 'datamount-system',
   DATAMOUNT_SIDECAR_IMAGE: 'ghcr.io/datamount/sidecar:0.1.0',
   DATAMOUNT_SIDECAR_PORT: '9090',
@@ -124,10 +128,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
   const cacheHostPath = nonEmpty('DATAMOUNT_CACHE_HOST_PATH', 'an absolute path');
   if (cacheHostPath !== '' && !cacheHostPath.startsWith('/')) problems.push(`DATAMOUNT_CACHE_HOST_PATH="${cacheHostPath}" is not an absolute path`);
   const catalogPath = env.DATAMOUNT_CATALOG?.trim();
+  const host = read('DATAMOUNT_HOST');
+  if (isIP(host) === 0) problems.push(`DATAMOUNT_HOST="${host}" is not accepted; expected an IP address to listen on, such as 0.0.0.0, :: or 127.0.0.1`);
 
   const config: WebhookConfig = {
     tlsCert: nonEmpty('DATAMOUNT_TLS_CERT', 'the path of a PEM certificate'),
     tlsKey: nonEmpty('DATAMOUNT_TLS_KEY', 'the path of a PEM private key'),
+    host,
     port: integer('DATAMOUNT_PORT', 1, 65535),
     ...(catalogPath ? { catalogPath } : {}),
     namespace,

@@ -69,7 +69,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     };
     process.once('SIGTERM', shutdown);
     process.once('SIGINT', shutdown);
-    await app.listen({ port: config.port, host: '0.0.0.0' });
+    await app.listen({ port: config.port, host: config.host });
     return 0;
   } catch (err) {
     reloader?.stop();

@@ -134,6 +134,7 @@ describe('self-managed certificates with the running webhook', () => {
         DATAMOUNT_TLS_CERT: path.join(dir, 'tls.crt'),
         DATAMOUNT_TLS_KEY: path.join(dir, 'tls.key'),
         DATAMOUNT_PORT: String(port),
+        DATAMOUNT_HOST: '127.0.0.1',
         DATAMOUNT_CATALOG: path.join(ROOT, 'manifests/examples/dataset-imagenet.yaml'),
         DATAMOUNT_LOG_LEVEL: 'warn',
       },

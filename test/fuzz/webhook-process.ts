@@ -58,6 +58,7 @@ export async function startWebhookProcess(options: WebhookProcessOptions): Promi
     DATAMOUNT_TLS_CERT: cert,
     DATAMOUNT_TLS_KEY: key,
     DATAMOUNT_PORT: String(await freePort()),
+    DATAMOUNT_HOST: '127.0.0.1',
     DATAMOUNT_LOG_LEVEL: 'error',
     ...options.env,
   };

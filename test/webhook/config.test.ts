@@ -20,6 +20,7 @@ describe('loadConfig', () => {
   describe('when variables are set', () => {
     it.each<[string, string, object]>([
       ['DATAMOUNT_PORT', '9443', { port: 9443 }],
+      ['DATAMOUNT_HOST', '127.0.0.1', { host: '127.0.0.1' }],
       ['DATAMOUNT_CATALOG', '/etc/datamount/catalog.yaml', { catalogPath: '/etc/datamount/catalog.yaml' }],
       ['DATAMOUNT_SIDECAR_CPU_LIMIT', '1', { sidecarResources: expect.objectContaining({ cpuLimit: '1' }) }],
       ['DATAMOUNT_SIDECAR_MEMORY_LIMIT', '', { sidecarResources: expect.not.objectContaining({ memoryLimit: expect.anything() }) }],
@@ -34,7 +35,7 @@ describe('loadConfig', () => {
   describe('when variables are wrong', () => {
     it('names every bad variable in one error', () => {
       const env = {
-        DATAMOUNT_PORT: '84433', DATAMOUNT_SIDECAR_PORT: 'http', DATAMOUNT_CACHE_SIZE: 'big', DATAMOUNT_CACHE_HINT_TTL: '10 minutes',
+        DATAMOUNT_PORT: '84433', DATAMOUNT_HOST: 'localhost', DATAMOUNT_SIDECAR_PORT: 'http', DATAMOUNT_CACHE_SIZE: 'big', DATAMOUNT_CACHE_HINT_TTL: '10 minutes',
         DATAMOUNT_NAMESPACE: 'Datamount_System', DATAMOUNT_CACHE_HOST_PATH: 'relative/cache', DATAMOUNT_SIDECAR_IMAGE: ' ', DATAMOUNT_LOG_LEVEL: 'loud',
       };
       let message = '';
@@ -43,7 +44,7 @@ describe('loadConfig', () => {
       } catch (err) {
         message = (err as Error).message;
       }
-      expect(message).toContain('8 setting(s) to fix');
+      expect(message).toContain('9 setting(s) to fix');
       for (const name of Object.keys(env)) expect(message).toContain(name);
       expect(message).toContain('DATAMOUNT_CACHE_HINT_TTL="10 minutes" is not accepted; expected a duration such as 30s, 10m or 1h');
     });

@@ -99,7 +99,7 @@ describe('datamount-webhook (dist/webhook/main.js)', () => {
       port = await freePort();
       proc = run({
         DATAMOUNT_TLS_CERT: join(dir, 'tls.crt'), DATAMOUNT_TLS_KEY: join(dir, 'tls.key'),
-        DATAMOUNT_PORT: String(port), DATAMOUNT_CATALOG: join(FIXTURES, 'catalog.yaml'), DATAMOUNT_LOG_LEVEL: 'warn',
+        DATAMOUNT_PORT: String(port), DATAMOUNT_HOST: '127.0.0.1', DATAMOUNT_CATALOG: join(FIXTURES, 'catalog.yaml'), DATAMOUNT_LOG_LEVEL: 'warn',
       });
     });
 
@@ -143,7 +143,7 @@ describe('datamount-webhook (dist/webhook/main.js)', () => {
       ].join('\n'));
       const port = await freePort();
       call = httpsCaller(port, ca.certPem);
-      proc = run({ DATAMOUNT_TLS_CERT: join(dir, 'tls.crt'), DATAMOUNT_TLS_KEY: join(dir, 'tls.key'), DATAMOUNT_PORT: String(port), KUBECONFIG: join(dir, 'kubeconfig'), DATAMOUNT_LOG_LEVEL: 'warn' });
+      proc = run({ DATAMOUNT_TLS_CERT: join(dir, 'tls.crt'), DATAMOUNT_TLS_KEY: join(dir, 'tls.key'), DATAMOUNT_PORT: String(port), DATAMOUNT_HOST: '127.0.0.1', KUBECONFIG: join(dir, 'kubeconfig'), DATAMOUNT_LOG_LEVEL: 'warn' });
     });
 
     afterAll(async () => {
