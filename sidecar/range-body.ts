@@ -41,6 +41,9 @@ export function readRangeBody(body: Readable, expected: number, partSize: number
       body.off('end', onEnd);
       body.off('error', finish);
       body.off('close', onClose);
+      // The stream may still fail after we are done with it (a reset after a refused body):
+      // nobody listens any more, and an unheard 'error' would end the process.
+      body.on('error', () => undefined);
       if (error) {
         reject(error);
         return;
