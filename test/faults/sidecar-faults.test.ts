@@ -146,8 +146,15 @@ describe('sidecar under S3 faults', () => {
       const object = await freshObject(16 * MiB);
       // Slow GETs, so the server dies while the reader is in the middle of the file.
       rig.proxy.setRules([{ match: { method: 'GET', key: object.key }, action: { kind: 'delay', ms: 250 } }]);
+      // A listing cached by an earlier test (1 s TTL) would not know the new key yet.
+      await new Promise((resolve) => setTimeout(resolve, 1200));
       const reader = readFile(object.file, READ_BOUND_MS);
-      while (rig.getsOf(object.key) < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+      let finished = false;
+      void reader.result.then(() => {
+        finished = true;
+      });
+      while (rig.getsOf(object.key) < 2 && !finished) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(finished).toBe(false);
       await rig.killS3();
       await new Promise((resolve) => setTimeout(resolve, 1500));
       await rig.restartS3();
