@@ -176,6 +176,8 @@ describe('sidecar under S3 faults', () => {
       const file = path.join(mount.dir, key);
       // Slow GETs, so most of the file is still to come when it changes.
       rig.proxy.setRules([{ match: { method: 'GET', key }, action: { kind: 'delay', ms: 150 } }]);
+      // Past the metadata TTL of any listing or miss cached by earlier tests.
+      await new Promise((resolve) => setTimeout(resolve, 1200));
       const reader = readFile(file, READ_BOUND_MS, true);
       await reader.saw('paused');
       const after = await rig.putRandom(key, 12 * MiB);
