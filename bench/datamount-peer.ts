@@ -55,6 +55,9 @@ export const datamountPeer = (cpuProfileDir?: string, extraArgs: readonly string
         AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
         AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
         AWS_REGION: 'us-east-1',
+        // As the sidecar image sets them (manifests/images/sidecar.Dockerfile): glibc arenas.
+        MALLOC_ARENA_MAX: '2',
+        MALLOC_MMAP_THRESHOLD_: '262144',
       },
     });
   },
