@@ -5,6 +5,7 @@
  * "S3", and `beforeRequest` lets a test delay or fail any request.
  */
 import { createHash } from 'node:crypto';
+import { multipartEtag } from './upload';
 import {
   ObjectClientError,
   type ByteRange,
@@ -143,7 +144,10 @@ export class MemoryObjectClient implements ObjectClient {
       return data;
     });
     this.uploads.delete(uploadId);
-    return { etag: this.seed(key, Buffer.concat(chunks), new Date()).etag };
+    // Multipart ETags are not the MD5 of the object but of the parts' MD5s, as S3 computes them.
+    const etag = multipartEtag(parts);
+    this.objects.set(key, { data: Buffer.concat(chunks), etag, lastModified: new Date() });
+    return { etag };
   }
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {

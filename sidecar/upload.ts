@@ -9,7 +9,8 @@
  * file: the point of the mount is streaming at network speed with bounded memory, and a
  * silently spooled rewrite would hide a whole-object re-upload from the user.
  */
-import type { CompletedPart, ObjectClient } from './object-client';
+import { createHash } from 'node:crypto';
+import { type CompletedPart, isObjectError, type ObjectClient } from './object-client';
 import { FsError } from './errno';
 
 export interface UploadOptions {
@@ -93,12 +94,31 @@ export class Upload {
       if (this.bufferedBytes > 0) await this.sendPart();
       const parts = await Promise.all(this.parts);
       const id = await this.uploadId;
-      return await this.client.completeMultipartUpload(this.key, id, parts);
+      try {
+        return await this.client.completeMultipartUpload(this.key, id, parts);
+      } catch (error) {
+        const landed = await this.landedDespite(error, parts);
+        if (landed) return landed;
+        throw error;
+      }
     } catch (error) {
       this.failure ??= asError(error);
       await this.abort();
       throw error;
     }
+  }
+
+  /**
+   * A completion S3 performed but whose answer was lost (a reset, a timeout) is retried by the
+   * client and then answered NoSuchUpload: the upload is gone because it succeeded. The object
+   * at the key is ours only if its ETag is the multipart ETag of exactly our parts; otherwise
+   * (someone else's object, or a server whose part ETags are not MD5s) the failure stands.
+   */
+  private async landedDespite(error: unknown, parts: CompletedPart[]): Promise<{ etag: string } | undefined> {
+    if (!isObjectError(error, 'NotFound')) return undefined;
+    const head = await this.client.head(this.key).catch(() => undefined);
+    if (head && head.size === this.written && head.etag === multipartEtag(parts)) return { etag: head.etag };
+    return undefined;
   }
 
   private async sendPart(): Promise<void> {
@@ -128,4 +148,11 @@ export class Upload {
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/** S3's ETag of a completed multipart upload: MD5 of the parts' binary MD5s, then "-<parts>". */
+export function multipartEtag(parts: readonly CompletedPart[]): string {
+  const hash = createHash('md5');
+  for (const part of parts) hash.update(Buffer.from(part.etag.replace(/"/g, ''), 'hex'));
+  return `"${hash.digest('hex')}-${parts.length}"`;
 }

@@ -78,6 +78,35 @@ describe('upload', () => {
       expect(client.pendingUploads).toBe(0);
     });
 
+    describe('when S3 completed the upload but its answer was lost (retry answered NoSuchUpload)', () => {
+      function losingAnswers(client: MemoryObjectClient, store: boolean): void {
+        const complete = client.completeMultipartUpload.bind(client);
+        client.completeMultipartUpload = async (key, id, parts) => {
+          if (store) await complete(key, id, parts);
+          throw new ObjectClientError('NotFound', 'NoSuchUpload: the specified upload does not exist');
+        };
+      }
+
+      it('reports success when the object at the key is exactly its parts', async () => {
+        const client = new MemoryObjectClient();
+        losingAnswers(client, true);
+        const upload = new Upload(client, 'k', options);
+        const data = patterned(13 * MiB);
+        await writeAll(upload, data);
+        await expect(upload.complete()).resolves.toEqual({ etag: expect.stringMatching(/-3"$/) });
+        expect(client.contents('k')?.equals(data)).toBe(true);
+      });
+
+      it('still fails when nothing, or another object, is at the key', async () => {
+        const client = new MemoryObjectClient();
+        losingAnswers(client, false);
+        client.seed('k', patterned(13 * MiB));
+        const upload = new Upload(client, 'k', options);
+        await writeAll(upload, patterned(13 * MiB));
+        await expect(upload.complete()).rejects.toThrow('NoSuchUpload');
+      });
+    });
+
     it('refuses writes after completion', async () => {
       const upload = new Upload(new MemoryObjectClient(), 'k', options);
       await upload.write(Buffer.from('a'), 0);
