@@ -4,7 +4,7 @@
  * key. Readers check those marks cheaply, so a mounter that returned misplaced blocks or the
  * wrong file would fail the run instead of posting a good time.
  */
-import { seededRandom } from './seeded-random';
+import { seededRandom } from '../common/seeded-random';
 
 export const MiB = 2 ** 20;
 const KiB = 2 ** 10;

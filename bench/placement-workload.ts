@@ -8,7 +8,7 @@
  * independently of popularity. Popularity follows Zipf's law with exponent `zipf`: the k-th most
  * popular dataset is asked for in proportion to 1/k^zipf.
  */
-import { seededRandom } from './seeded-random';
+import { seededRandom } from '../common/seeded-random';
 
 export const GiB = 2 ** 30;
 

@@ -22,7 +22,7 @@ import { type CacheAffinityMode, type NodeCacheReport, parseCacheLocations, plan
 import { SimNode } from './placement-cluster';
 import { scheduleOnto } from './placement-scheduler';
 import { generateWorkload, GiB, type SimDataset, type SimPod, withArrivals } from './placement-workload';
-import { seededRandom } from './seeded-random';
+import { seededRandom } from '../common/seeded-random';
 
 export interface PlacementOptions {
   seed: number;

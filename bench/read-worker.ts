@@ -13,7 +13,7 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import { benchS3Client } from './bench-s3-client';
 import { checkBigRange, checkSmallFile, MiB } from './bench-dataset';
 import type { ReadJob, ReadOutcome } from './read-job';
-import { seededRandom, shuffled } from './seeded-random';
+import { seededRandom, shuffled } from '../common/seeded-random';
 
 class WrongBytes extends Error {}
 

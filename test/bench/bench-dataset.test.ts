@@ -1,5 +1,5 @@
 import { bigBlock, checkBigRange, checkSmallFile, MiB, smallFileBody } from '../../bench/bench-dataset';
-import { shuffled } from '../../bench/seeded-random';
+import { shuffled } from '../../common/seeded-random';
 
 describe('bench data set marks', () => {
   describe('when a range of the big object is read', () => {

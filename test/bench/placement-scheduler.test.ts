@@ -1,6 +1,6 @@
 import { SimNode } from '../../bench/placement-cluster';
 import { scheduleOnto } from '../../bench/placement-scheduler';
-import { seededRandom } from '../../bench/seeded-random';
+import { seededRandom } from '../../common/seeded-random';
 import { HOSTNAME_LABEL } from '../../webhook/cache-hints';
 
 function nodes(running: number[]): SimNode[] {

@@ -26,6 +26,10 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream';
+import { seededRandom } from '../../common/seeded-random';
+
+/** Fault schedules are replayable: the same seed gives the same decisions (common/seeded-random.ts). */
+export { seededRandom };
 
 export type FaultAction =
   | { kind: 'pass' }
@@ -121,17 +125,6 @@ const S3_ERRORS = {
   accessDenied: { status: 403, code: 'AccessDenied', message: 'Access Denied' },
 } as const;
 
-/** mulberry32: a small, well-mixed 32-bit generator; enough to make fault schedules replayable. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Path-style S3 addressing: `/bucket/key/with/slashes?query`. */
 export function parseS3Path(url: string): { bucket: string; key: string } {
