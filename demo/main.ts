@@ -26,7 +26,7 @@ import { cacheLocations, catalogYaml } from './catalog';
 import { CleanupStack } from './cleanup-stack';
 import { uploadSampleDataset } from './dataset-upload';
 import { exampleObjects, type ExampleObjects } from './example-objects';
-import { freePort } from './free-port';
+import { freePort } from '../test/support/free-port';
 import { injectionSummary } from './injection-summary';
 import { count, mib, ProgressLine, rate } from './progress-line';
 import { mismatchedKeys, parseReaderOutput, readerScript, type ReadReport } from './reader-script';

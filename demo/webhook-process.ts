@@ -11,7 +11,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { issueTlsBundle } from '../certs/tls-bundle';
 import { DEFAULT_SERVICE } from '../certs/service-names';
-import { freePort } from './free-port';
+import { freePort } from '../test/support/free-port';
 
 /** The name the API server dials and verifies (`<service>.<namespace>.svc`). */
 export const WEBHOOK_SERVER_NAME = `${DEFAULT_SERVICE.name}.${DEFAULT_SERVICE.namespace}.svc`;

@@ -10,7 +10,6 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
-import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -21,6 +20,7 @@ import { issueTlsBundle, type TlsBundle } from '../../certs/tls-bundle';
 import { bundleOfSecret } from '../../certs/tls-secret';
 import { startFakeKubeApi, type FakeKubeApi, type KubeObject } from '../support/fake-kube-api';
 import { writeSecretVolume } from './secret-volume';
+import { freePort } from '../support/free-port';
 
 const ROOT = path.join(__dirname, '../..');
 const WEBHOOK_MAIN = path.join(ROOT, 'dist/webhook/main.js');
@@ -32,13 +32,6 @@ const TARGET = {
 };
 const DAY_MS = 86_400_000;
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A request as the API server makes it: verified against the caBundle, for the Service's name. */
 function apiServerRequest(port: number, caPem: string, method: string, urlPath: string, body?: string): Promise<{ status: number; text: string }> {

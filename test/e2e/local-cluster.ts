@@ -17,7 +17,7 @@ import { admitPod, type AdmissionOutcome } from '../../demo/admission-client';
 import { uploadSampleDataset } from '../../demo/dataset-upload';
 import { planSampleDataset, type SampleDatasetSpec } from '../../demo/sample-dataset';
 import { startWebhook, type WebhookProcess } from '../../demo/webhook-process';
-import { freePort } from '../../demo/free-port';
+import { freePort } from '../support/free-port';
 import { startS3Server, type S3Server } from '../support/s3-server';
 import { repoRoot } from '../support/kubelet-images';
 import { removeNodeRoot, runPod, type PodResult, type RunPodOptions } from '../support/pod-runner';

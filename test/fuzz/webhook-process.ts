@@ -8,10 +8,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../support/free-port';
 
 const MAIN = path.join(__dirname, '..', '..', 'dist', 'webhook', 'main.js');
 
@@ -35,16 +35,6 @@ export interface WebhookProcessOptions {
   maxSockets?: number;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startWebhookProcess(options: WebhookProcessOptions): Promise<WebhookProcess> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`make build\` (tsc -p tsconfig.build.json) before this suite`);

@@ -4,26 +4,16 @@
  * metrics on the configured port, SIGTERM → exit 0 with nothing left mounted.
  */
 import { promises as fs } from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { forceUnmountAll, fuseMountsUnder } from '../support/fuse-cleanup';
 import { startS3Server, type S3Server } from '../support/s3-server';
 import { childEnv, ensureBuilt, shell, startSidecar, type SidecarProcess } from './sidecar-process';
+import { freePort } from '../support/free-port';
 
 jest.setTimeout(120_000);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function get(url: string): Promise<{ status: number; body: string }> {
   const response = await fetch(url);

@@ -5,7 +5,6 @@
  */
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +15,7 @@ import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
 import { containerResult, runPod, type PodEvent, type PodResult, type RunPodOptions } from './pod-runner';
 import { mountsUnder } from './kubelet-volumes';
+import { freePort } from './free-port';
 
 const execFileAsync = promisify(execFile);
 
@@ -65,13 +65,6 @@ function indexOfEvent(events: PodEvent[], object: string, reason: string, contai
   return index;
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const SHARED: IVolume = { name: 'shared', emptyDir: {} };
 

@@ -9,7 +9,6 @@
  * secret key.
  */
 import { promises as fs } from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -17,6 +16,7 @@ import { forceUnmountAll, fuseMountsUnder } from '../support/fuse-cleanup';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { startS3Server, type S3Server } from '../support/s3-server';
 import { childEnv, ensureBuilt, shell, startSidecar, type SidecarProcess } from '../sidecar/sidecar-process';
+import { freePort } from '../support/free-port';
 
 jest.setTimeout(120_000);
 
@@ -31,16 +31,6 @@ function forms(value: string): string[] {
   return [value, encodeURIComponent(value), Buffer.from(value).toString('base64'), value.slice(0, 12)];
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('sidecar probe and metrics endpoints', () => {
   let s3: S3Server;
