@@ -5,8 +5,8 @@
  * "S3", and `beforeRequest` lets a test delay or fail any request.
  */
 import { createHash } from 'node:crypto';
-import { multipartEtag } from './upload';
 import {
+  multipartEtag,
   ObjectClientError,
   type ByteRange,
   type CompletedPart,

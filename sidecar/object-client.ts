@@ -6,6 +6,7 @@
  * A client is bound to one bucket. Failures are `ObjectClientError`s whose `kind` is all the file
  * system needs to choose an errno (see `errno.ts`); the SDK's error stays in `cause` for the log.
  */
+import { createHash } from 'node:crypto';
 
 /** What a listing or a HEAD says about one object. */
 export interface ObjectInfo {
@@ -113,4 +114,11 @@ export class ObjectClientError extends Error {
 
 export function isObjectError(error: unknown, kind?: ObjectErrorKind): error is ObjectClientError {
   return error instanceof ObjectClientError && (kind === undefined || error.kind === kind);
+}
+
+/** S3's ETag of a completed multipart upload: MD5 of the parts' binary MD5s, then "-<parts>". */
+export function multipartEtag(parts: readonly CompletedPart[]): string {
+  const hash = createHash('md5');
+  for (const part of parts) hash.update(Buffer.from(part.etag.replace(/"/g, ''), 'hex'));
+  return `"${hash.digest('hex')}-${parts.length}"`;
 }

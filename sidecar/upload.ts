@@ -9,8 +9,7 @@
  * file: the point of the mount is streaming at network speed with bounded memory, and a
  * silently spooled rewrite would hide a whole-object re-upload from the user.
  */
-import { createHash } from 'node:crypto';
-import { type CompletedPart, isObjectError, type ObjectClient } from './object-client';
+import { type CompletedPart, isObjectError, multipartEtag, type ObjectClient } from './object-client';
 import { FsError } from './errno';
 
 export interface UploadOptions {
@@ -148,11 +147,4 @@ export class Upload {
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
-}
-
-/** S3's ETag of a completed multipart upload: MD5 of the parts' binary MD5s, then "-<parts>". */
-export function multipartEtag(parts: readonly CompletedPart[]): string {
-  const hash = createHash('md5');
-  for (const part of parts) hash.update(Buffer.from(part.etag.replace(/"/g, ''), 'hex'));
-  return `"${hash.digest('hex')}-${parts.length}"`;
 }
