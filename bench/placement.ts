@@ -21,23 +21,15 @@ import { parseByteQuantity, QUANTITY_HELP } from '../common/quantity';
 import { type CacheAffinityMode, type NodeCacheReport, parseCacheLocations, planCacheHints } from '../webhook/cache-hints';
 import { SimNode } from './placement-cluster';
 import { scheduleOnto } from './placement-scheduler';
-import { generateWorkload, GiB, type SimDataset, type SimPod, withArrivals } from './placement-workload';
+import { generateWorkload, GiB, type SimDataset, type SimPod, withArrivals, type WorkloadOptions } from './placement-workload';
 import { seededRandom } from '../common/seeded-random';
 
-export interface PlacementOptions {
-  seed: number;
+/** The cluster and scheduling model on top of the workload's own options (seed, datasets, pods, …). */
+export interface PlacementOptions extends WorkloadOptions {
   nodes: number;
   slotsPerNode: number;
   cacheBytesPerNode: number;
   segmentBytes: number;
-  datasets: number;
-  minDatasetGiB: number;
-  maxDatasetGiB: number;
-  zipf: number;
-  pods: number;
-  twoDatasetShare: number;
-  minEpochs: number;
-  maxEpochs: number;
   /** Arrivals are paced so the cluster would be this busy without any cache. */
   utilization: number;
   coldMBps: number;
