@@ -15,8 +15,8 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { blockFileName, decodeBlock, encodeBlockParts, type BlockKeys } from './block-file';
+import { BLOCK_FILE_OVERHEAD, blockFileName, type BlockKeys } from './block-file';
+import { BlockFileError, sharedBlockFilePool, type BlockFilePool } from './block-file-pool';
 import type { Logger } from './logger';
 
 export interface DiskCacheOptions {
@@ -28,6 +28,8 @@ export interface DiskCacheOptions {
   readonly fullBackoffMs?: number;
   /** Writes waiting or running beyond which new blocks are not cached. */
   readonly maxPendingWrites?: number;
+  /** Worker threads that encode, write, read and decode block files (default: the process's pool). */
+  readonly pool?: BlockFilePool;
 }
 
 export type DiskLookup = { found: true; data: Buffer } | { found: false; reason: 'missing' | 'corrupt' };
@@ -44,12 +46,13 @@ const DEFAULT_FULL_BACKOFF_MS = 30_000;
  * reader at network speed outruns a slow disk only by this much before blocks go uncached.
  */
 const DEFAULT_MAX_PENDING_WRITES = 64;
+/** Writes handed to the worker pool at once (each worker does one at a time; the rest wait here). */
 const MAX_PARALLEL_WRITES = 4;
 /**
- * Block files read and decrypted at once. Each costs about 3 MiB while in flight (file bytes,
- * WebCrypto's copy of them, the plaintext); a 64 MiB prefetch window of disk hits all at once
- * held ~200 MiB of short-lived buffers on top of the memory tier (peak RSS 1.2 GiB with a
- * 512 MiB tier). libuv's pool has 4 threads, so 8 keeps it busy without that.
+ * Block reads handed to the worker pool at once. Each holds its plaintext (1 MiB) until the
+ * reader takes it; a 64 MiB prefetch window of disk hits all at once held ~200 MiB of
+ * short-lived buffers on top of the memory tier (peak RSS 1.2 GiB with a 512 MiB tier), so the
+ * rest of a window waits here, a few blocks ahead of the reader.
  */
 const MAX_PARALLEL_READS = 8;
 
@@ -71,7 +74,10 @@ export class DiskCache {
   /** Resolves when the start-up scan has rebuilt the index. */
   readonly ready: Promise<void>;
 
+  private readonly pool: BlockFilePool;
+
   constructor(private readonly options: DiskCacheOptions) {
+    this.pool = options.pool ?? sharedBlockFilePool();
     this.ready = this.scan().catch((error: unknown) => options.log.warn('disk cache scan failed; starting empty', { dir: options.dir, error }));
   }
 
@@ -106,38 +112,20 @@ export class DiskCache {
 
   private async readBlock(id: string, relative: string): Promise<DiskLookup> {
     const file = path.join(this.options.dir, relative);
-    let bytes: Buffer;
-    try {
-      bytes = await this.readWhole(file, this.index.get(relative)?.size);
-    } catch {
+    const result = await this.pool
+      .read({ file, size: this.index.get(relative)?.size ?? -1, key: this.options.keys.encryption, id })
+      .catch(() => ({ status: 'missing' as const }));
+    if (result.status === 'missing') {
       this.forget(relative);
       return { found: false, reason: 'missing' };
     }
-    const data = await decodeBlock(this.options.keys, id, bytes);
-    if (!data) {
+    if (result.status === 'corrupt') {
       this.options.log.warn('cached block failed authentication; refetching', { file });
       this.forget(relative);
-      await fs.unlink(file).catch(() => undefined);
       return { found: false, reason: 'corrupt' };
     }
-    this.touch(relative, file, bytes.length);
-    return { found: true, data };
-  }
-
-  /**
-   * The file's bytes in one read when its size is known (open, read, close), instead of
-   * readFile's stat and 512 KiB steps: fewer trips through the thread pool per block.
-   */
-  private async readWhole(file: string, size: number | undefined): Promise<Buffer> {
-    const handle = await fs.open(file, 'r');
-    try {
-      const length = size ?? (await handle.stat()).size;
-      const bytes = Buffer.allocUnsafe(length);
-      const { bytesRead } = await handle.read(bytes, 0, length, 0);
-      return bytesRead === length ? bytes : bytes.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
+    this.touch(relative, file, result.fileBytes);
+    return { found: true, data: result.data };
   }
 
   /** Cache a block in the background; dropped when the disk is full or too busy. */
@@ -182,33 +170,21 @@ export class DiskCache {
 
   private async write(id: string, relative: string, data: Buffer): Promise<void> {
     if (Date.now() < this.fullUntil || this.index.has(relative)) return;
-    const parts = await encodeBlockParts(this.options.keys, id, data);
-    const encoded = { length: parts[0].length + parts[1].length };
-    if (encoded.length > this.options.maxBytes) return;
+    const encodedLength = data.length + BLOCK_FILE_OVERHEAD;
+    if (encodedLength > this.options.maxBytes) return;
     // Reserve before the first await, so parallel writes cannot overshoot the bound together.
-    const evicted = this.evictFor(encoded.length);
-    this.totalBytes += encoded.length;
+    const evicted = this.evictFor(encodedLength);
+    this.totalBytes += encodedLength;
     await evicted;
     let stored = false;
     const file = path.join(this.options.dir, relative);
     const folder = path.dirname(file);
-    const temporary = path.join(folder, `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
     try {
-      if (!this.createdFolders.has(folder)) {
-        await fs.mkdir(folder, { recursive: true });
-        this.createdFolders.add(folder);
-      }
-      const handle = await fs.open(temporary, 'wx');
-      try {
-        await writeAll(handle, parts);
-      } finally {
-        await handle.close();
-      }
-      await fs.rename(temporary, file);
+      await this.pool.write({ file, ensureFolder: !this.createdFolders.has(folder), key: this.options.keys.encryption, id, data });
+      this.createdFolders.add(folder);
       stored = true;
     } catch (error) {
-      await fs.unlink(temporary).catch(() => undefined);
-      const code = (error as NodeJS.ErrnoException).code;
+      const code = error instanceof BlockFileError ? error.code : undefined;
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         const backoff = this.options.fullBackoffMs ?? DEFAULT_FULL_BACKOFF_MS;
         if (Date.now() >= this.fullUntil) this.options.log.warn('cache disk full; serving reads uncached for a while', { dir: this.options.dir, backoffMs: backoff });
@@ -219,8 +195,8 @@ export class DiskCache {
         this.options.log.warn('could not cache a block', { file, error });
       }
     } finally {
-      this.totalBytes -= encoded.length;
-      if (stored) this.remember(relative, encoded.length);
+      this.totalBytes -= encodedLength;
+      if (stored) this.remember(relative, encodedLength);
     }
   }
 
@@ -310,23 +286,5 @@ export class DiskCache {
     for (const [relative, entry] of touched) this.index.set(relative, entry);
     if (this.totalBytes > this.options.maxBytes) await this.evictFor(0);
     this.options.log.info('disk cache ready', { dir: this.options.dir, files: this.index.size, bytes: this.totalBytes });
-  }
-}
-
-/**
- * Write `parts` one after the other from the start of the file: one writev, then plain writes
- * for whatever a short write left (a filling disk writes part of it, then fails with ENOSPC).
- */
-async function writeAll(handle: fs.FileHandle, parts: Buffer[]): Promise<void> {
-  let done = (await handle.writev(parts, 0)).bytesWritten;
-  let start = 0;
-  for (const part of parts) {
-    const end = start + part.length;
-    while (done < end) {
-      const { bytesWritten } = await handle.write(part, done - start, end - done, done);
-      if (bytesWritten === 0) throw Object.assign(new Error('no bytes written'), { code: 'ENOSPC' });
-      done += bytesWritten;
-    }
-    start = end;
   }
 }

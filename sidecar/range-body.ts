@@ -7,6 +7,9 @@
  * makes per socket chunk. Here the socket's chunks are copied once, in `'data'` events, straight
  * into `allocUnsafe` buffers of `partSize` bytes; each is handed out the moment it is full, and
  * the cache keeps it as the block — no promise per chunk, no range-sized buffer, no second copy.
+ *
+ * Parts live in SharedArrayBuffers, so the disk tier's worker threads (block-file-pool.ts) read
+ * the very same bytes to encrypt them, without a copy per block.
  */
 import type { Readable } from 'node:stream';
 
@@ -30,7 +33,7 @@ export function readRangeBody(body: Readable, expected: number, partSize: number
     const kept: Buffer[] = [];
     let index = 0;
     let received = 0;
-    let part = Buffer.allocUnsafe(Math.min(partSize, expected));
+    let part = sharedBuffer(Math.min(partSize, expected));
     let filled = 0;
     let settled = false;
 
@@ -69,7 +72,7 @@ export function readRangeBody(body: Readable, expected: number, partSize: number
           else kept.push(part);
           index++;
           const left = expected - index * partSize;
-          part = Buffer.allocUnsafe(Math.max(0, Math.min(partSize, left)));
+          part = sharedBuffer(Math.max(0, Math.min(partSize, left)));
           filled = 0;
         }
       }
@@ -82,4 +85,9 @@ export function readRangeBody(body: Readable, expected: number, partSize: number
     body.once('error', finish);
     body.once('close', onClose);
   });
+}
+
+/** A zero-filled buffer of `size` bytes over a SharedArrayBuffer of its own. */
+function sharedBuffer(size: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(size));
 }
