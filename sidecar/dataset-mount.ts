@@ -18,6 +18,7 @@ import type { ObjectClient } from './object-client';
 import { PathNames } from './path-names';
 import { DEFAULT_PREFETCH, type PrefetchOptions } from './prefetcher';
 import { S3ObjectClient, type S3Credentials } from './s3-object-client';
+import { DEFAULT_SIBLING_PREFETCH, type SiblingPrefetchOptions } from './sibling-prefetcher';
 import { DEFAULT_UPLOAD } from './upload';
 
 export interface DatasetSpec {
@@ -40,6 +41,8 @@ export interface DatasetSpec {
   readonly allowOther: boolean;
   readonly metadataTtlMs: number;
   readonly prefetch?: PrefetchOptions;
+  /** Read-ahead across a directory's files (`aheadFiles: 0` = off); default DEFAULT_SIBLING_PREFETCH. */
+  readonly siblingPrefetch?: Omit<SiblingPrefetchOptions, 'maxAheadBytes'>;
   readonly readaheadKiB?: number;
   /** Deadline of one S3 request attempt, and attempts per request (retries with backoff). */
   readonly s3AttemptTimeoutMs?: number;
@@ -58,6 +61,8 @@ export interface MountedDataset {
 
 /** Negative entries live shorter than positive ones: a file being created elsewhere shows up soon. */
 const NEGATIVE_TTL_FRACTION = 0.5;
+/** Sibling prefetch holds at most this share of the memory cache in files not yet opened. */
+const SIBLING_MEMORY_FRACTION = 0.25;
 
 export interface DatasetParts {
   readonly handlers: Handlers;
@@ -91,6 +96,7 @@ export function buildDataset(spec: DatasetSpec, rawClient: ObjectClient, log: Lo
     uid: spec.uid,
     gid: spec.gid,
     prefetch: spec.prefetch ?? DEFAULT_PREFETCH,
+    siblingPrefetch: { ...(spec.siblingPrefetch ?? DEFAULT_SIBLING_PREFETCH), maxAheadBytes: Math.floor(spec.memoryBytes * SIBLING_MEMORY_FRACTION) },
     upload: DEFAULT_UPLOAD,
     dataset: spec.name,
   });

@@ -66,6 +66,16 @@ export class FileTree {
     return pending;
   }
 
+  /** The listing of the directory at `path` if it is cached and fresh; never asks S3. */
+  freshListing(path: string): Listing | undefined {
+    return this.cache.listing(path);
+  }
+
+  /** Whether the directory at `path` was listed and that listing has expired. */
+  listingExpired(path: string): boolean {
+    return this.cache.listingExpired(path);
+  }
+
   invalidate(path: string): void {
     this.cache.invalidate(path, splitPath(path)[0]);
   }

@@ -5,7 +5,8 @@
  * place (`errno.ts`) by the adapter; nothing here knows fuse-native.
  *
  * Open files: a read handle pins the object version (size, ETag) it was opened on and owns a
- * prefetcher; a write handle owns an `Upload`. Files being written show up in `getattr` and
+ * prefetcher; opens and whole-file reads are told to the sibling prefetcher, which fetches the
+ * next files of a directory a reader is going through; a write handle owns an `Upload`. Files being written show up in `getattr` and
  * `readdir` with the bytes written so far.
  */
 import { constants } from 'node:fs';
@@ -16,6 +17,7 @@ import type { Entry } from './metadata-cache';
 import { isObjectError, type ObjectClient } from './object-client';
 import { splitPath, type PathNames } from './path-names';
 import { Prefetcher, type PrefetchOptions } from './prefetcher';
+import { SiblingPrefetcher, type SiblingPrefetchOptions } from './sibling-prefetcher';
 import { Upload, type UploadOptions } from './upload';
 import type { Logger } from './logger';
 import type { SidecarMetrics } from './metrics';
@@ -57,6 +59,8 @@ export interface HandlerOptions {
   readonly fileMode?: number;
   readonly directoryMode?: number;
   readonly prefetch: PrefetchOptions;
+  /** Read-ahead across the files of a directory; absent = off. */
+  readonly siblingPrefetch?: SiblingPrefetchOptions;
   readonly upload: UploadOptions;
   readonly log: Logger;
   readonly metrics: SidecarMetrics;
@@ -90,8 +94,15 @@ export interface Handlers {
   readonly openHandles: number;
 }
 
+/** How much of a file a read handle has read: enough to tell a whole-file read (start to end). */
+interface ReadProgress {
+  fromStart: boolean;
+  bytes: number;
+  whole: boolean;
+}
+
 type Handle =
-  | { readonly kind: 'read'; readonly path: string; readonly object: ObjectVersion; readonly prefetcher: Prefetcher }
+  | { readonly kind: 'read'; readonly path: string; readonly object: ObjectVersion; readonly prefetcher: Prefetcher; readonly progress: ReadProgress }
   | { readonly kind: 'write'; readonly path: string; upload: Upload | undefined; dirty: boolean; readonly existingSize: number };
 
 const O_ACCMODE = 3;
@@ -99,6 +110,18 @@ const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
 /** chown's "leave as is" (-1 as an unsigned 32-bit id). */
 const UNCHANGED_ID = 0xffffffff;
+
+/**
+ * Note a read of [offset, end) and tell whether it completes a whole-file read: one that
+ * started at 0, reached the end, and delivered at least the file's size (once per handle).
+ */
+function readsWhole(progress: ReadProgress, offset: number, end: number, size: number): boolean {
+  if (progress.whole) return false;
+  if (offset === 0) progress.fromStart = true;
+  progress.bytes += end - offset;
+  progress.whole = progress.fromStart && end === size && progress.bytes >= size;
+  return progress.whole;
+}
 
 export function createHandlers(options: HandlerOptions): Handlers {
   const { client, names, tree, blocks, readOnly, log, metrics, dataset } = options;
@@ -110,6 +133,9 @@ export function createHandlers(options: HandlerOptions): Handlers {
   /** Files being written, by path, so they are visible before their upload completes. */
   const writing = new Map<string, Handle & { kind: 'write' }>();
   let nextFd = 1;
+  const siblings = options.siblingPrefetch && options.siblingPrefetch.aheadFiles > 0
+    ? new SiblingPrefetcher({ tree, names, blocks, metrics, dataset, options: options.siblingPrefetch })
+    : undefined;
 
   const toStat = (entry: Entry): Stat => {
     const isFile = entry.kind === 'file';
@@ -224,7 +250,9 @@ export function createHandlers(options: HandlerOptions): Handlers {
       }
       // O_RDONLY, or O_RDWR without O_TRUNC (opened "just in case"): readable; writes are refused.
       const object = { key: names.keyOf(path), etag: entry.etag, size: entry.size };
-      return allocate({ kind: 'read', path, object, prefetcher: new Prefetcher(blocks, object, options.prefetch) });
+      const fd = allocate({ kind: 'read', path, object, prefetcher: new Prefetcher(blocks, object, options.prefetch), progress: { fromStart: false, bytes: 0, whole: false } });
+      siblings?.onOpen(path, object);
+      return fd;
     },
 
     async create(path) {
@@ -244,6 +272,7 @@ export function createHandlers(options: HandlerOptions): Handlers {
       if (offset >= object.size || length <= 0) return [];
       const end = Math.min(object.size, offset + length);
       handle.prefetcher.onRead(offset, end - offset);
+      const whole = siblings !== undefined && readsWhole(handle.progress, offset, end, object.size);
       const size = blocks.blockSize;
       const first = Math.floor(offset / size);
       const last = Math.floor((end - 1) / size);
@@ -255,9 +284,14 @@ export function createHandlers(options: HandlerOptions): Handlers {
       };
       // Most kernel reads (128 KiB) fall inside one block already in memory: no promise needed.
       const hit = first === last ? blocks.peek(object, first) : undefined;
-      if (hit) return [slice(hit, first)];
+      if (hit) {
+        if (whole) siblings?.onWholeRead(path);
+        return [slice(hit, first)];
+      }
       const loads: Array<Promise<Buffer>> = [];
       for (let index = first; index <= last; index++) loads.push(blocks.read(object, index));
+      // After this read's own blocks were asked for, so that its GET does not queue behind them.
+      if (whole) siblings?.onWholeRead(path);
       return (await Promise.all(loads)).map((block, i) => slice(block, first + i));
     },
 

@@ -13,6 +13,7 @@ import { SidecarMetrics } from './metrics';
 import { mountCredentialsFromEnv } from './sidecar-config';
 import { DEFAULT_PREFETCH } from './prefetcher';
 import { DEFAULT_READAHEAD_KIB } from './fuse-adapter';
+import { DEFAULT_SIBLING_PREFETCH } from './sibling-prefetcher';
 import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_MAX_ATTEMPTS } from './s3-object-client';
 
 export const MOUNT_USAGE = `usage: datamount-sidecar mount s3://bucket[/prefix] DIR --endpoint URL [options]
@@ -27,6 +28,10 @@ export const MOUNT_USAGE = `usage: datamount-sidecar mount s3://bucket[/prefix] 
   --allow-other         let other users use the mount (needs user_allow_other or root)
   --metadata-ttl S      seconds attributes and listings are trusted (default 5)
   --prefetch-max Q      largest read-ahead window per open file (default 64Mi)
+  --sibling-prefetch N  files of a directory being read whole fetched ahead of the readers
+                        (default 64; 0 = off)
+  --sibling-prefetch-requests N
+                        GETs of sibling prefetch in flight at most (default 16)
   --readahead-kib N     kernel readahead of the mount in KiB (default 8192; 0 = kernel default)
   --s3-timeout S        deadline of one S3 request attempt in seconds (default 10)
   --s3-attempts N       attempts per S3 request, with backoff and jitter (default 4)
@@ -60,6 +65,8 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
         'metadata-ttl': { type: 'string', default: '5' },
         'prefetch-max': { type: 'string' },
         'readahead-kib': { type: 'string' },
+        'sibling-prefetch': { type: 'string' },
+        'sibling-prefetch-requests': { type: 'string' },
         's3-timeout': { type: 'string' },
         's3-attempts': { type: 'string' },
         'virtual-hosted': { type: 'boolean', default: false },
@@ -99,6 +106,9 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
   const uid = integer('uid', values.uid, defaults.uid);
   const gid = integer('gid', values.gid, defaults.gid);
   const readaheadKiB = integer('readahead-kib', values['readahead-kib'], DEFAULT_READAHEAD_KIB);
+  const siblingFiles = integer('sibling-prefetch', values['sibling-prefetch'], DEFAULT_SIBLING_PREFETCH.aheadFiles);
+  const siblingRequests = integer('sibling-prefetch-requests', values['sibling-prefetch-requests'], DEFAULT_SIBLING_PREFETCH.maxRequests);
+  if (siblingRequests < 1) problems.push('--sibling-prefetch-requests must be at least 1 (turn sibling prefetch off with --sibling-prefetch 0)');
   const s3Attempts = integer('s3-attempts', values['s3-attempts'], DEFAULT_MAX_ATTEMPTS);
   if (s3Attempts < 1) problems.push('--s3-attempts must be at least 1');
   const s3Timeout = values['s3-timeout'] === undefined ? DEFAULT_ATTEMPT_TIMEOUT_MS / 1000 : Number(values['s3-timeout']);
@@ -130,6 +140,7 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
       allowOther: values['allow-other'],
       metadataTtlMs: ttl * 1000,
       prefetch: { initialWindowBytes: Math.min(DEFAULT_PREFETCH.initialWindowBytes, prefetchMax), maxWindowBytes: prefetchMax },
+      siblingPrefetch: { aheadFiles: siblingFiles, maxRequests: siblingRequests },
       readaheadKiB,
       s3AttemptTimeoutMs: s3Timeout * 1000,
       s3MaxAttempts: s3Attempts,
@@ -167,6 +178,14 @@ export async function runMount(argv: string[], env: NodeJS.ProcessEnv): Promise<
     process.once('SIGINT', () => stop('SIGINT'));
   });
   await dataset.close();
-  log.info('statistics', { diskCacheDroppedWrites: dataset.disk?.droppedWrites ?? 0, diskCacheBytes: dataset.disk?.bytes ?? 0 });
+  const labels = { dataset: spec.name };
+  log.info('statistics', {
+    diskCacheDroppedWrites: dataset.disk?.droppedWrites ?? 0,
+    diskCacheBytes: dataset.disk?.bytes ?? 0,
+    siblingPrefetchFiles: metrics.siblingPrefetchFiles.get(labels),
+    siblingPrefetchUsed: metrics.siblingPrefetchUsed.get(labels),
+    siblingPrefetchExpired: metrics.siblingPrefetchUnused.get({ ...labels, reason: 'expired' }),
+    siblingPrefetchFailed: metrics.siblingPrefetchUnused.get({ ...labels, reason: 'failed' }),
+  });
   return 0;
 }

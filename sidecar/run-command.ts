@@ -38,6 +38,7 @@ export function datasetSpecs(config: SidecarConfig): DatasetSpec[] {
     gid: config.gid,
     allowOther: true,
     metadataTtlMs: RUN_METADATA_TTL_MS,
+    siblingPrefetch: { aheadFiles: config.siblingPrefetchFiles, maxRequests: config.siblingPrefetchRequests },
   }));
 }
 

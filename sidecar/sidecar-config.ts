@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import { parseByteQuantity, QUANTITY_HELP } from '../common/quantity';
 import type { S3Credentials } from './s3-object-client';
+import { DEFAULT_SIBLING_PREFETCH } from './sibling-prefetcher';
 
 export interface SidecarDatasetConfig {
   readonly name: string;
@@ -32,6 +33,13 @@ export interface SidecarConfig {
   readonly cacheMemoryBytes: number;
   readonly uid: number;
   readonly gid: number;
+  /**
+   * Sibling prefetch of every dataset (docs/sidecar.md): files fetched ahead of readers going
+   * through a directory (0 turns it off) and GETs in flight for it. Optional; the webhook
+   * writes neither, so pods get the defaults.
+   */
+  readonly siblingPrefetchFiles: number;
+  readonly siblingPrefetchRequests: number;
   readonly datasets: readonly SidecarDatasetConfig[];
 }
 
@@ -46,6 +54,9 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** Dataset names are object names: DNS-1123 subdomains (dots allowed, as the webhook accepts), at most 253 characters. */
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Beyond these the budget no longer bounds anything a sidecar's memory and sockets can hold. */
+const MAX_SIBLING_FILES = 4096;
+const MAX_SIBLING_REQUESTS = 64;
 
 /** Parse and check `DATAMOUNT_CONFIG`, resolving per-dataset credentials from `env`. */
 export function loadSidecarConfig(env: NodeJS.ProcessEnv): SidecarConfig {
@@ -72,6 +83,8 @@ export function parseSidecarConfig(raw: unknown, env: NodeJS.ProcessEnv): Sideca
   const cacheMemoryBytes = field.quantity('cacheMemory', '256Mi');
   const uid = field.integer('uid', { min: 0, max: 2 ** 32 - 2, fallback: 0 });
   const gid = field.integer('gid', { min: 0, max: 2 ** 32 - 2, fallback: 0 });
+  const siblingPrefetchFiles = field.integer('siblingPrefetchFiles', { min: 0, max: MAX_SIBLING_FILES, fallback: DEFAULT_SIBLING_PREFETCH.aheadFiles });
+  const siblingPrefetchRequests = field.integer('siblingPrefetchRequests', { min: 1, max: MAX_SIBLING_REQUESTS, fallback: DEFAULT_SIBLING_PREFETCH.maxRequests });
   const datasets: SidecarDatasetConfig[] = [];
   if (!Array.isArray(raw.datasets) || raw.datasets.length === 0) {
     problems.push('datasets: must be a non-empty array');
@@ -101,7 +114,9 @@ export function parseSidecarConfig(raw: unknown, env: NodeJS.ProcessEnv): Sideca
     if (duplicate) problems.push(`datasets: mountPoint ${duplicate} is used twice`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({ version: 1, port, cacheRoot, cacheSizeBytes, cacheMemoryBytes, uid, gid, datasets: Object.freeze(datasets) });
+  return Object.freeze({
+    version: 1, port, cacheRoot, cacheSizeBytes, cacheMemoryBytes, uid, gid, siblingPrefetchFiles, siblingPrefetchRequests, datasets: Object.freeze(datasets),
+  });
 }
 
 /** Credentials for `mount`: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), or none. */
