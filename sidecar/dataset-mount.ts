@@ -19,6 +19,7 @@ import { PathNames } from './path-names';
 import { DEFAULT_PREFETCH, type PrefetchOptions } from './prefetcher';
 import { S3ObjectClient, type S3Credentials } from './s3-object-client';
 import { DEFAULT_SIBLING_PREFETCH, type SiblingPrefetchOptions } from './sibling-prefetcher';
+import { DEFAULT_LISTING_PREFETCH, type ListingPrefetchOptions } from './listing-prefetcher';
 import { DEFAULT_UPLOAD } from './upload';
 
 export interface DatasetSpec {
@@ -43,6 +44,8 @@ export interface DatasetSpec {
   readonly prefetch?: PrefetchOptions;
   /** Read-ahead across a directory's files (`aheadFiles: 0` = off); default DEFAULT_SIBLING_PREFETCH. */
   readonly siblingPrefetch?: Omit<SiblingPrefetchOptions, 'maxAheadBytes'>;
+  /** Subdirectory listings ahead of walkers (`directories: 0` = off); default DEFAULT_LISTING_PREFETCH. */
+  readonly listingPrefetch?: ListingPrefetchOptions;
   readonly readaheadKiB?: number;
   /** Deadline of one S3 request attempt, and attempts per request (retries with backoff). */
   readonly s3AttemptTimeoutMs?: number;
@@ -97,6 +100,7 @@ export function buildDataset(spec: DatasetSpec, rawClient: ObjectClient, log: Lo
     gid: spec.gid,
     prefetch: spec.prefetch ?? DEFAULT_PREFETCH,
     siblingPrefetch: { ...(spec.siblingPrefetch ?? DEFAULT_SIBLING_PREFETCH), maxAheadBytes: Math.floor(spec.memoryBytes * SIBLING_MEMORY_FRACTION) },
+    listingPrefetch: spec.listingPrefetch ?? DEFAULT_LISTING_PREFETCH,
     upload: DEFAULT_UPLOAD,
     dataset: spec.name,
   });

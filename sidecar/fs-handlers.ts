@@ -6,7 +6,9 @@
  *
  * Open files: a read handle pins the object version (size, ETag) it was opened on and owns a
  * prefetcher; opens and whole-file reads are told to the sibling prefetcher, which fetches the
- * next files of a directory a reader is going through; a write handle owns an `Upload`. Files being written show up in `getattr` and
+ * next files of a directory a reader is going through; readdirs are told to the listing
+ * prefetcher, which lists the directories a walker descends into next; a write handle owns an
+ * `Upload`. Files being written show up in `getattr` and
  * `readdir` with the bytes written so far.
  */
 import { constants } from 'node:fs';
@@ -18,6 +20,7 @@ import { isObjectError, type ObjectClient } from './object-client';
 import { splitPath, type PathNames } from './path-names';
 import { Prefetcher, type PrefetchOptions } from './prefetcher';
 import { SiblingPrefetcher, type SiblingPrefetchOptions } from './sibling-prefetcher';
+import { ListingPrefetcher, type ListingPrefetchOptions } from './listing-prefetcher';
 import { Upload, type UploadOptions } from './upload';
 import type { Logger } from './logger';
 import type { SidecarMetrics } from './metrics';
@@ -61,6 +64,8 @@ export interface HandlerOptions {
   readonly prefetch: PrefetchOptions;
   /** Read-ahead across the files of a directory; absent = off. */
   readonly siblingPrefetch?: SiblingPrefetchOptions;
+  /** Read-ahead of subdirectory listings for walkers; absent = off. */
+  readonly listingPrefetch?: ListingPrefetchOptions;
   readonly upload: UploadOptions;
   readonly log: Logger;
   readonly metrics: SidecarMetrics;
@@ -135,6 +140,9 @@ export function createHandlers(options: HandlerOptions): Handlers {
   let nextFd = 1;
   const siblings = options.siblingPrefetch && options.siblingPrefetch.aheadFiles > 0
     ? new SiblingPrefetcher({ tree, names, blocks, metrics, dataset, options: options.siblingPrefetch })
+    : undefined;
+  const listings = options.listingPrefetch && options.listingPrefetch.directories > 0
+    ? new ListingPrefetcher({ tree, metrics, dataset, options: options.listingPrefetch })
     : undefined;
 
   const toStat = (entry: Entry): Stat => {
@@ -223,6 +231,7 @@ export function createHandlers(options: HandlerOptions): Handlers {
       const entry = await entryAt(path);
       if (entry.kind !== 'directory') throw new FsError('ENOTDIR', `${path}: not a directory`);
       const listing = await tree.list(path);
+      listings?.onReaddir(path, listing);
       const names = ['.', '..'];
       const stats = [toStat(entry), toStat(entry)];
       for (const [name, child] of listing) {

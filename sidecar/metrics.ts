@@ -96,12 +96,15 @@ export class SidecarMetrics {
   readonly siblingPrefetchFiles = new Counter('datamount_sibling_prefetch_files_total', 'Files whose first block was fetched ahead of readers going through their directory.');
   readonly siblingPrefetchBytes = new Counter('datamount_sibling_prefetch_bytes_total', 'Bytes asked for by sibling prefetch (first block of each file).');
   readonly siblingPrefetchUsed = new Counter('datamount_sibling_prefetch_used_total', 'Files fetched ahead that a reader then opened.');
+  readonly listingPrefetch = new Counter('datamount_listing_prefetch_total', 'Directories listed ahead of a walker (subdirectories of a directory just read, and its next siblings).');
+  readonly listingPrefetchUsed = new Counter('datamount_listing_prefetch_used_total', 'Directories listed ahead that a walker then read.');
   readonly siblingPrefetchUnused = new Counter('datamount_sibling_prefetch_unused_total', 'Files fetched ahead that no reader opened within 30 s (reason="expired") or whose GET failed (reason="failed").');
 
   private readonly all: Metric[] = [
     this.cacheHits, this.cacheMisses, this.s3Bytes, this.s3Requests, this.s3Latency, this.prefetchWindow,
     this.bytesRead, this.bytesUploaded, this.errors, this.mounted, this.diskCacheBytes, this.memoryCacheBytes, this.diskCacheDropped,
     this.siblingPrefetchFiles, this.siblingPrefetchBytes, this.siblingPrefetchUsed, this.siblingPrefetchUnused,
+    this.listingPrefetch, this.listingPrefetchUsed,
   ];
 
   /** Called before rendering, to refresh gauges that are read rather than pushed. */

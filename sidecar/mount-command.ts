@@ -14,6 +14,7 @@ import { mountCredentialsFromEnv } from './sidecar-config';
 import { DEFAULT_PREFETCH } from './prefetcher';
 import { DEFAULT_READAHEAD_KIB } from './fuse-adapter';
 import { DEFAULT_SIBLING_PREFETCH } from './sibling-prefetcher';
+import { DEFAULT_LISTING_PREFETCH } from './listing-prefetcher';
 import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_MAX_ATTEMPTS } from './s3-object-client';
 
 export const MOUNT_USAGE = `usage: datamount-sidecar mount s3://bucket[/prefix] DIR --endpoint URL [options]
@@ -32,6 +33,7 @@ export const MOUNT_USAGE = `usage: datamount-sidecar mount s3://bucket[/prefix] 
                         (default 64; 0 = off)
   --sibling-prefetch-requests N
                         GETs of sibling prefetch in flight at most (default 16)
+  --listing-prefetch N  subdirectories listed ahead of a walker (ls -R, find; default 8; 0 = off)
   --readahead-kib N     kernel readahead of the mount in KiB (default 8192; 0 = kernel default)
   --s3-timeout S        deadline of one S3 request attempt in seconds (default 10)
   --s3-attempts N       attempts per S3 request, with backoff and jitter (default 4)
@@ -67,6 +69,7 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
         'readahead-kib': { type: 'string' },
         'sibling-prefetch': { type: 'string' },
         'sibling-prefetch-requests': { type: 'string' },
+        'listing-prefetch': { type: 'string' },
         's3-timeout': { type: 'string' },
         's3-attempts': { type: 'string' },
         'virtual-hosted': { type: 'boolean', default: false },
@@ -109,6 +112,7 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
   const siblingFiles = integer('sibling-prefetch', values['sibling-prefetch'], DEFAULT_SIBLING_PREFETCH.aheadFiles);
   const siblingRequests = integer('sibling-prefetch-requests', values['sibling-prefetch-requests'], DEFAULT_SIBLING_PREFETCH.maxRequests);
   if (siblingRequests < 1) problems.push('--sibling-prefetch-requests must be at least 1 (turn sibling prefetch off with --sibling-prefetch 0)');
+  const listingAhead = integer('listing-prefetch', values['listing-prefetch'], DEFAULT_LISTING_PREFETCH.directories);
   const s3Attempts = integer('s3-attempts', values['s3-attempts'], DEFAULT_MAX_ATTEMPTS);
   if (s3Attempts < 1) problems.push('--s3-attempts must be at least 1');
   const s3Timeout = values['s3-timeout'] === undefined ? DEFAULT_ATTEMPT_TIMEOUT_MS / 1000 : Number(values['s3-timeout']);
@@ -141,6 +145,7 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
       metadataTtlMs: ttl * 1000,
       prefetch: { initialWindowBytes: Math.min(DEFAULT_PREFETCH.initialWindowBytes, prefetchMax), maxWindowBytes: prefetchMax },
       siblingPrefetch: { aheadFiles: siblingFiles, maxRequests: siblingRequests },
+      listingPrefetch: { directories: listingAhead },
       readaheadKiB,
       s3AttemptTimeoutMs: s3Timeout * 1000,
       s3MaxAttempts: s3Attempts,
@@ -186,6 +191,8 @@ export async function runMount(argv: string[], env: NodeJS.ProcessEnv): Promise<
     siblingPrefetchUsed: metrics.siblingPrefetchUsed.get(labels),
     siblingPrefetchExpired: metrics.siblingPrefetchUnused.get({ ...labels, reason: 'expired' }),
     siblingPrefetchFailed: metrics.siblingPrefetchUnused.get({ ...labels, reason: 'failed' }),
+    listingPrefetch: metrics.listingPrefetch.get(labels),
+    listingPrefetchUsed: metrics.listingPrefetchUsed.get(labels),
   });
   return 0;
 }

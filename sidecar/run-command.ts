@@ -39,6 +39,7 @@ export function datasetSpecs(config: SidecarConfig): DatasetSpec[] {
     allowOther: true,
     metadataTtlMs: RUN_METADATA_TTL_MS,
     siblingPrefetch: { aheadFiles: config.siblingPrefetchFiles, maxRequests: config.siblingPrefetchRequests },
+    listingPrefetch: { directories: config.listingPrefetchDirectories },
   }));
 }
 

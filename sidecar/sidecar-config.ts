@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { parseByteQuantity, QUANTITY_HELP } from '../common/quantity';
 import type { S3Credentials } from './s3-object-client';
 import { DEFAULT_SIBLING_PREFETCH } from './sibling-prefetcher';
+import { DEFAULT_LISTING_PREFETCH } from './listing-prefetcher';
 
 export interface SidecarDatasetConfig {
   readonly name: string;
@@ -40,6 +41,8 @@ export interface SidecarConfig {
    */
   readonly siblingPrefetchFiles: number;
   readonly siblingPrefetchRequests: number;
+  /** Subdirectories listed ahead of a walker (and LISTs in flight for it); 0 turns it off. Optional. */
+  readonly listingPrefetchDirectories: number;
   readonly datasets: readonly SidecarDatasetConfig[];
 }
 
@@ -57,6 +60,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Beyond these the budget no longer bounds anything a sidecar's memory and sockets can hold. */
 const MAX_SIBLING_FILES = 4096;
 const MAX_SIBLING_REQUESTS = 64;
+const MAX_LISTING_AHEAD = 64;
 
 /** Parse and check `DATAMOUNT_CONFIG`, resolving per-dataset credentials from `env`. */
 export function loadSidecarConfig(env: NodeJS.ProcessEnv): SidecarConfig {
@@ -84,6 +88,7 @@ export function parseSidecarConfig(raw: unknown, env: NodeJS.ProcessEnv): Sideca
   const uid = field.integer('uid', { min: 0, max: 2 ** 32 - 2, fallback: 0 });
   const gid = field.integer('gid', { min: 0, max: 2 ** 32 - 2, fallback: 0 });
   const siblingPrefetchFiles = field.integer('siblingPrefetchFiles', { min: 0, max: MAX_SIBLING_FILES, fallback: DEFAULT_SIBLING_PREFETCH.aheadFiles });
+  const listingPrefetchDirectories = field.integer('listingPrefetchDirectories', { min: 0, max: MAX_LISTING_AHEAD, fallback: DEFAULT_LISTING_PREFETCH.directories });
   const siblingPrefetchRequests = field.integer('siblingPrefetchRequests', { min: 1, max: MAX_SIBLING_REQUESTS, fallback: DEFAULT_SIBLING_PREFETCH.maxRequests });
   const datasets: SidecarDatasetConfig[] = [];
   if (!Array.isArray(raw.datasets) || raw.datasets.length === 0) {
@@ -115,7 +120,7 @@ export function parseSidecarConfig(raw: unknown, env: NodeJS.ProcessEnv): Sideca
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
-    version: 1, port, cacheRoot, cacheSizeBytes, cacheMemoryBytes, uid, gid, siblingPrefetchFiles, siblingPrefetchRequests, datasets: Object.freeze(datasets),
+    version: 1, port, cacheRoot, cacheSizeBytes, cacheMemoryBytes, uid, gid, siblingPrefetchFiles, siblingPrefetchRequests, listingPrefetchDirectories, datasets: Object.freeze(datasets),
   });
 }
 
