@@ -11,6 +11,7 @@ describe('mount-command', () => {
         bucket: 'bucket', prefix: '', endpoint: 'http://127.0.0.1:9000', readOnly: false, mountPoint: '/mnt/x',
         cacheDir: undefined, cacheBytes: 10 * 2 ** 30, memoryBytes: 512 * 2 ** 20, uid: 500, gid: 501,
         forcePathStyle: true, allowOther: false, metadataTtlMs: 5000, credentials: undefined,
+        siblingPrefetch: { aheadFiles: 64, maxRequests: 16 }, listingPrefetch: { directories: 8 },
       });
       expect(logLevel).toBe('info');
     });
@@ -18,12 +19,14 @@ describe('mount-command', () => {
     it('takes every option', () => {
       const { spec } = parse(
         ['s3://bucket/some/prefix', 'rel-dir', '--endpoint', 'https://s3.example.com', '--region', 'eu-de', '--read-only', '--cache-dir', '/tmp/c',
-          '--cache-size', '2Gi', '--cache-memory', '64Mi', '--uid', '7', '--gid', '8', '--allow-other', '--metadata-ttl', '0.5', '--prefetch-max', '16Mi', '--virtual-hosted'],
+          '--cache-size', '2Gi', '--cache-memory', '64Mi', '--uid', '7', '--gid', '8', '--allow-other', '--metadata-ttl', '0.5', '--prefetch-max', '16Mi', '--virtual-hosted',
+          '--sibling-prefetch', '0', '--sibling-prefetch-requests', '4', '--listing-prefetch', '2'],
         { AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'secret' },
       );
       expect(spec).toMatchObject({
         prefix: 'some/prefix', region: 'eu-de', readOnly: true, cacheDir: '/tmp/c', cacheBytes: 2 * 2 ** 30, memoryBytes: 64 * 2 ** 20,
         uid: 7, gid: 8, allowOther: true, metadataTtlMs: 500, forcePathStyle: false, prefetch: { maxWindowBytes: 16 * 2 ** 20 },
+        siblingPrefetch: { aheadFiles: 0, maxRequests: 4 }, listingPrefetch: { directories: 2 },
         credentials: { accessKeyId: 'id', secretAccessKey: 'secret' },
       });
       expect(spec.mountPoint).toBe(`${process.cwd()}/rel-dir`);
@@ -38,6 +41,9 @@ describe('mount-command', () => {
       ['an endpoint without scheme', ['s3://b', '/mnt', '--endpoint', 'minio:9000'], '--endpoint "minio:9000"'],
       ['a bad cache size', ['s3://b', '/mnt', '--endpoint', 'http://x', '--cache-size', 'lots'], '--cache-size "lots"'],
       ['a bad uid', ['s3://b', '/mnt', '--endpoint', 'http://x', '--uid', '1.5'], '--uid "1.5"'],
+      ['a sibling prefetch that is not a number', ['s3://b', '/mnt', '--endpoint', 'http://x', '--sibling-prefetch', 'many'], '--sibling-prefetch "many"'],
+      ['no sibling prefetch requests', ['s3://b', '/mnt', '--endpoint', 'http://x', '--sibling-prefetch-requests', '0'], '--sibling-prefetch-requests must be at least 1'],
+      ['a fractional listing prefetch', ['s3://b', '/mnt', '--endpoint', 'http://x', '--listing-prefetch', '2.5'], '--listing-prefetch "2.5"'],
       ['an unknown option', ['s3://b', '/mnt', '--endpoint', 'http://x', '--turbo'], "Unknown option '--turbo'"],
     ])('says what is wrong with %s', (_name, args, message) => {
       expect(() => parse(args)).toThrow(UsageError);

@@ -29,6 +29,17 @@ describe('sidecar-config', () => {
     });
   });
 
+  describe('when the read-ahead fields are absent, as the webhook writes it', () => {
+    it('turns sibling and listing prefetch on with their defaults', () => {
+      expect(parseSidecarConfig(example, env)).toMatchObject({ siblingPrefetchFiles: 64, siblingPrefetchRequests: 16, listingPrefetchDirectories: 8 });
+    });
+
+    it('takes 0 to turn them off', () => {
+      const config = parseSidecarConfig({ ...example, siblingPrefetchFiles: 0, listingPrefetchDirectories: 0 }, env);
+      expect(config).toMatchObject({ siblingPrefetchFiles: 0, listingPrefetchDirectories: 0 });
+    });
+  });
+
   describe('when a dataset name has dots, as Kubernetes object names may', () => {
     it('accepts it, as the webhook does', () => {
       const config = parseSidecarConfig(withDataset({ name: 'imagenet.v2' }), env);
@@ -51,6 +62,9 @@ describe('sidecar-config', () => {
       ['a mount point with ..', withDataset({ mountPoint: '/datamount/../etc' }), 'datasets[0].mountPoint'],
       ['readOnly as a string', withDataset({ readOnly: 'yes' }), 'datasets[0].readOnly'],
       ['only one credential variable', withDataset({ secretAccessKeyEnv: undefined }), 'datasets[0].accessKeyIdEnv'],
+      ['siblingPrefetchFiles below 0', { ...example, siblingPrefetchFiles: -1 }, 'siblingPrefetchFiles'],
+      ['siblingPrefetchRequests of 0', { ...example, siblingPrefetchRequests: 0 }, 'siblingPrefetchRequests'],
+      ['listingPrefetchDirectories as a string', { ...example, listingPrefetchDirectories: '8' }, 'listingPrefetchDirectories'],
     ])('names the field for %s', (_name, raw, field) => {
       expect(problemsOf(raw).join('\n')).toContain(field);
     });
