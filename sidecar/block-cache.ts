@@ -115,6 +115,16 @@ export class BlockCache {
     if (wanted.length > 0) void this.load(object, wanted, false);
   }
 
+  /** Bytes the memory tier holds at most. */
+  get memoryBytes(): number {
+    return this.memory.maxBytes;
+  }
+
+  /** A sequential reader is done with blocks [first, end): evict them before anything else (memory-cache.ts). */
+  demote(object: ObjectVersion, first: number, end: number): void {
+    for (let index = Math.max(0, first); index < end; index++) this.memory.demote(this.idOf(object, index));
+  }
+
   private idOf(object: ObjectVersion, index: number): string {
     return `${this.client.bucket}\0${object.key}\0${object.etag}\0${index}`;
   }

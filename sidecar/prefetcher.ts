@@ -14,6 +14,11 @@
  * eight 128 KiB pieces that look exactly like a sequential reader; but a 1 MiB read crosses at
  * most one boundary, so random 1 MiB reads no longer open a window each (the benchmark measured
  * 2.7× the bytes read fetched before this rule).
+ *
+ * A sequential reader of an object larger than half the memory tier also tells the cache which
+ * blocks it has read through (`BlockCache.demote`, a few blocks behind it, since the kernel's
+ * pieces arrive slightly out of order), so the scan evicts its own used blocks rather than
+ * everything else — and a second pass finds the part that fitted (memory-cache.ts).
  */
 import type { BlockCache, ObjectVersion } from './block-cache';
 
@@ -34,6 +39,8 @@ export const DEFAULT_PREFETCH: PrefetchOptions = {
 
 /** Distance (in blocks) from the last read still counted as sequential. */
 const SLACK_BLOCKS = 4;
+/** How far behind the reader blocks are demoted: past the slack, so a late piece still hits. */
+const DEMOTE_LAG_BLOCKS = 2 * SLACK_BLOCKS;
 
 export class Prefetcher {
   /** End of the furthest read of the current run (-1 before the first read). */
@@ -49,6 +56,10 @@ export class Prefetcher {
   private readonly maxBlocks: number;
   /** Blocks per GET the cache makes of a run. */
   private readonly requestBlocks: number;
+  /** Whether a sequential pass over this object would wash out the memory tier. */
+  private readonly scanning: boolean;
+  /** Blocks of the current run before this index have been demoted. */
+  private demotedUpTo = 0;
 
   constructor(
     private readonly cache: BlockCache,
@@ -58,6 +69,7 @@ export class Prefetcher {
     this.initialBlocks = Math.max(1, Math.ceil(options.initialWindowBytes / cache.blockSize));
     this.maxBlocks = Math.max(this.initialBlocks, Math.ceil(options.maxWindowBytes / cache.blockSize));
     this.requestBlocks = Math.max(1, Math.floor(cache.options.maxRequestBytes / cache.blockSize));
+    this.scanning = object.size > cache.memoryBytes / 2;
   }
 
   /** The current read-ahead window in bytes (0 while the reader is not sequential). */
@@ -87,8 +99,15 @@ export class Prefetcher {
       this.windowBlocks = this.sequential ? this.initialBlocks : 0;
       this.lastBlock = block;
       this.frontier = block;
+      this.demotedUpTo = block;
     }
     if (!this.sequential) return;
+
+    const done = this.lastBlock - DEMOTE_LAG_BLOCKS;
+    if (this.scanning && done > this.demotedUpTo) {
+      this.cache.demote(this.object, this.demotedUpTo, done);
+      this.demotedUpTo = done;
+    }
 
     const endBlock = Math.ceil(end / blockSize);
     const target = Math.min(endBlock + this.windowBlocks, this.cache.blockCount(this.object));

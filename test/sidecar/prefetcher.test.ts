@@ -3,15 +3,20 @@ import { Prefetcher } from '../../sidecar/prefetcher';
 import { MiB } from './handlers-fixture';
 
 /** A block cache that only records what the prefetcher asks for. */
-function recordingCache(blockCount: number) {
+function recordingCache(blockCount: number, memoryBytes = 64 * MiB) {
   const requested: Array<[number, number]> = [];
+  const demoted: number[] = [];
   const cache = {
     blockSize: MiB,
+    memoryBytes,
     options: { blockSize: MiB, maxRequestBytes: 8 * MiB, dataset: 'test' },
     blockCount: () => blockCount,
     prefetch: (_object: ObjectVersion, first: number, count: number) => requested.push([first, count]),
+    demote: (_object: ObjectVersion, first: number, end: number) => {
+      for (let index = first; index < end; index++) demoted.push(index);
+    },
   } as unknown as BlockCache;
-  return { cache, requested };
+  return { cache, requested, demoted };
 }
 
 const object: ObjectVersion = { key: 'k', etag: '"e"', size: 1024 * MiB };
@@ -98,6 +103,29 @@ describe('prefetcher', () => {
       const prefetcher = new Prefetcher(cache, { ...object, size: 5 * MiB }, options);
       for (let offset = 0; offset < 5 * MiB; offset += KiB128) prefetcher.onRead(offset, KiB128);
       expect(Math.max(...requested.map(([first, count]) => first + count))).toBe(5);
+    });
+  });
+
+  describe('when a sequential reader passes through an object larger than half the memory tier', () => {
+    it('demotes each block once, a few blocks behind the reader, in order', () => {
+      const { cache, demoted } = recordingCache(1024, 64 * MiB);
+      const prefetcher = new Prefetcher(cache, object, options);
+      for (let offset = 0; offset < 40 * MiB; offset += KiB128) prefetcher.onRead(offset, KiB128);
+      expect(demoted).toEqual(Array.from({ length: demoted.length }, (_, i) => i));
+      expect(demoted.length).toBeGreaterThanOrEqual(40 - 1 - 8 - 1);
+      expect(demoted.length).toBeLessThanOrEqual(40 - 8);
+    });
+  });
+
+  describe('when the object fits the memory tier comfortably, or the reader is random', () => {
+    it.each([
+      ['a small object read sequentially', { key: 'k', etag: '"e"', size: 16 * MiB }, (i: number) => i * KiB128],
+      ['a large object read at random', object, (i: number) => ((i * 7919) % 1000) * MiB],
+    ])('demotes nothing: %s', (_name, target, offsetOf) => {
+      const { cache, demoted } = recordingCache(1024, 64 * MiB);
+      const prefetcher = new Prefetcher(cache, target, options);
+      for (let i = 0; i < 120; i++) prefetcher.onRead(offsetOf(i), KiB128);
+      expect(demoted).toEqual([]);
     });
   });
 });
