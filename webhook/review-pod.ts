@@ -13,7 +13,7 @@
  *
  * No side effects anywhere: a `dryRun` request is reviewed exactly like any other.
  */
-import { type AdmissionRequest, type AdmissionResponse, isPodCreate } from './admission-review';
+import { type AdmissionRequest, type AdmissionResponse, base64Of, isPodCreate } from './admission-review';
 import { type NodeCacheReport, planCacheHints } from './cache-hints';
 import type { DatasetCatalog } from './catalog';
 import type { WebhookConfig } from './config';
@@ -110,7 +110,7 @@ export async function reviewPod(request: AdmissionRequest, deps: ReviewDeps): Pr
     uid,
     allowed: true,
     patchType: 'JSONPatch',
-    patch: Buffer.from(JSON.stringify(operations)).toString('base64'),
+    patch: base64Of(JSON.stringify(operations)),
     auditAnnotations: { datasets: names.join(','), ...(hintReason ? { 'cache-hints': hintReason } : {}) },
   };
   return {

@@ -2,6 +2,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AdmissionResponse } from '../../webhook/admission-review';
 import { MemoryCatalog } from '../../webhook/catalog';
 import { loadConfig } from '../../webhook/config';
 import { buildServer, type WebhookServer } from '../../webhook/server';
@@ -46,7 +47,7 @@ describe('buildServer', () => {
       const review = loadReview('plain-pod');
       const reply = await mutate(server, review);
       expect(reply.statusCode).toBe(200);
-      const body = reply.json<{ apiVersion: string; kind: string; response: { uid: string; allowed: boolean; patch: string } }>();
+      const body = reply.json<{ apiVersion: string; kind: string; response: AdmissionResponse }>();
       expect(body).toMatchObject({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true, patchType: 'JSONPatch' } });
       assertValidPod(patchedPod(review.request.object, body.response));
     });
@@ -69,6 +70,9 @@ describe('buildServer', () => {
       ['a request without uid', { ...valid, request: { ...valid.request, uid: undefined } }, 'request.uid must be a non-empty string', 'application/json'],
       ['a non-boolean dryRun', { ...valid, request: { ...valid.request, dryRun: 'yes' } }, 'request.dryRun must be true or false', 'application/json'],
       ['a __proto__ key', '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","__proto__":{"x":1}}', 'not a valid AdmissionReview', 'application/json'],
+      ['a truncated body, saying what JSON.parse found', '{"apiVersion": "admission.k8s.io/v1", ', 'the body is not valid JSON: Expected double-quoted property name', 'application/json'],
+      ['a constructor.prototype key in the pod', JSON.stringify(valid).replace('"metadata":{', '"metadata":{"constructor":{"prototype":{"polluted":true}},'), 'forbidden prototype property at /request/object/metadata/constructor/prototype', 'application/json'],
+      ['a \\u-escaped __proto__ key', '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","\\u005f_proto__":{"polluted":true}}', 'forbidden prototype property at /__proto__', 'application/json'],
       ['a body nested 1,000 levels deep', `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":${'['.repeat(1000)}${']'.repeat(1000)}}`, 'nested deeper than 64 levels', 'application/json'],
       ['a text/plain body', 'hello', 'must be application/json', 'text/plain'],
     ])('answers %s with HTTP 400 and the reason', async (_name, payload, reason, contentType) => {
@@ -76,6 +80,14 @@ describe('buildServer', () => {
       const reply = await mutate(server, payload, contentType);
       expect(reply.statusCode).toBe(400);
       expect(reply.json<{ message: string }>().message).toContain(reason);
+    });
+
+    it('leaves Object.prototype alone after bodies that try to poison it', async () => {
+      const server = await app();
+      for (const body of ['{"__proto__":{"polluted":true}}', '{"constructor":{"prototype":{"polluted":true}}}', '{"\\u005f_proto__":{"polluted":true}}']) {
+        expect((await mutate(server, body)).statusCode).toBe(400);
+      }
+      expect(Object.prototype).not.toHaveProperty('polluted');
     });
 
     it('answers a body over the limit with HTTP 400 naming the limit', async () => {
