@@ -13,10 +13,14 @@
  * What keeps it from doing harm:
  * - Random readers trigger nothing: opening files, or reading parts of them, does not count;
  *   only files read whole do, and only within their own directory.
- * - Budget: at most `aheadFiles` files fetched and not yet opened, at most `maxRequests` GETs
- *   in flight (readers and the sequential read-ahead keep the rest of the client's sockets), and
- *   at most `maxAheadBytes` fetched and not yet opened (a share of the memory cache, so it does
- *   not push out what readers use). A file fetched ahead but not opened within
+ * - Budget: at most `maxRequests` GETs in flight (readers and the sequential read-ahead keep the
+ *   rest of the client's sockets), at most `maxAheadBytes` fetched and not yet opened (a share
+ *   of the memory cache, so it does not push out what readers use), and, for a directory read
+ *   in listing order, at most `aheadFiles` files fetched ahead of its readers. A directory whose
+ *   files are opened out of order (a shuffled epoch: some open lands more than `ORDER_SLACK`
+ *   files behind the furthest one opened) has no "ahead" — every file not read yet comes next,
+ *   equally likely — so only the bytes bound holds it: counted in files, a shuffled reader
+ *   would rarely open one of the few fetched and the budget would stay full. A file fetched ahead but not opened within
  *   `AHEAD_EXPIRY_MS` stops counting against the budget (it was not needed soon, as far as can
  *   be told) and counts as unused.
  * - Files larger than `MAX_SIBLING_BYTES` are left alone: the round trip saved is small next to
@@ -61,6 +65,8 @@ export const TRIGGER_WHOLE_READS = 3;
 export const MAX_SIBLING_BYTES = 8 * 1024 * 1024;
 /** A file fetched ahead and not opened within this time was not needed soon. */
 export const AHEAD_EXPIRY_MS = 30_000;
+/** Parallel readers of one directory open its files slightly out of order; more is a shuffle. */
+export const ORDER_SLACK = 32;
 /** Directories whose reading progress is remembered (least recently used out first). */
 const MAX_DIRECTORIES = 1024;
 
@@ -79,6 +85,9 @@ interface DirectoryState {
   next: number;
   wholeReads: number;
   qualified: boolean;
+  /** The furthest file opened, and whether an open landed far behind it (a shuffled epoch). */
+  furthest: number;
+  shuffled: boolean;
   /** A GET failed (the listing may be outdated): nothing more until the listing is refreshed. */
   paused: boolean;
 }
@@ -86,6 +95,8 @@ interface DirectoryState {
 interface Ahead {
   readonly bytes: number;
   readonly since: number;
+  /** Fetched for a directory read in listing order: counts against `aheadFiles`. */
+  readonly ordered: boolean;
 }
 
 export interface SiblingPrefetcherDeps {
@@ -103,6 +114,7 @@ export class SiblingPrefetcher {
   /** Files fetched ahead and not yet opened, by path and ETag, oldest first. */
   private readonly ahead = new Map<string, Ahead>();
   private aheadBytes = 0;
+  private aheadOrdered = 0;
   private inFlight = 0;
   private scheduled = false;
   /** The directory a reader opened a file in last: where a freed budget is spent. */
@@ -134,13 +146,10 @@ export class SiblingPrefetcher {
     const index = state.position.get(name);
     if (index === undefined) return;
     const id = `${path}\0${object.etag}`;
-    const ahead = this.ahead.get(id);
-    if (ahead) {
-      this.ahead.delete(id);
-      this.aheadBytes -= ahead.bytes;
-      this.counters.used.value++;
-    }
+    if (this.forget(id)) this.counters.used.value++;
     this.markHandled(state, index);
+    if (index < state.furthest - ORDER_SLACK) state.shuffled = true;
+    state.furthest = Math.max(state.furthest, index);
     if (index >= state.next) state.next = index + 1;
     this.current = state;
     if (state.qualified) this.schedule();
@@ -176,6 +185,7 @@ export class SiblingPrefetcher {
     const state: DirectoryState = {
       path: directory, listing, files, position, handled: new Uint8Array(files.length), remaining: files.length,
       next: 0, wholeReads: known?.wholeReads ?? 0, qualified: known?.qualified ?? false, paused: false,
+      furthest: known?.furthest ?? -1, shuffled: known?.shuffled ?? false,
     };
     if (known) {
       // The same version of a file keeps its progress; a changed one is a candidate again.
@@ -195,9 +205,19 @@ export class SiblingPrefetcher {
     state.remaining--;
   }
 
-  private hasBudget(): boolean {
+  private hasBudget(state: DirectoryState): boolean {
     const { options } = this.deps;
-    return this.inFlight < options.maxRequests && this.ahead.size < options.aheadFiles && this.aheadBytes < options.maxAheadBytes;
+    return this.inFlight < options.maxRequests && this.aheadBytes < options.maxAheadBytes && (state.shuffled || this.aheadOrdered < options.aheadFiles);
+  }
+
+  /** Drop a file from those fetched ahead; whether it was one. */
+  private forget(id: string): boolean {
+    const ahead = this.ahead.get(id);
+    if (!ahead) return false;
+    this.ahead.delete(id);
+    this.aheadBytes -= ahead.bytes;
+    if (ahead.ordered) this.aheadOrdered--;
+    return true;
   }
 
   /** Spend the budget on the next candidates of `state`, then of the directory after it. */
@@ -205,7 +225,7 @@ export class SiblingPrefetcher {
     this.expire();
     let directory: DirectoryState | undefined = state;
     let continued = false;
-    while (directory && this.hasBudget()) {
+    while (directory && this.hasBudget(directory)) {
       const index = this.nextCandidate(directory);
       if (index !== undefined) {
         this.fetch(directory, index);
@@ -276,8 +296,9 @@ export class SiblingPrefetcher {
     const { blocks } = this.deps;
     const bytes = Math.min(file.size, blocks.blockSize);
     const id = `${path}\0${file.etag}`;
-    this.ahead.set(id, { bytes, since: this.now() });
+    this.ahead.set(id, { bytes, since: this.now(), ordered: !state.shuffled });
     this.aheadBytes += bytes;
+    if (!state.shuffled) this.aheadOrdered++;
     this.inFlight++;
     this.counters.files.value++;
     this.counters.bytes.value += bytes;
@@ -287,12 +308,7 @@ export class SiblingPrefetcher {
       () => this.settled(),
       () => {
         state.paused = true;
-        const ahead = this.ahead.get(id);
-        if (ahead) {
-          this.ahead.delete(id);
-          this.aheadBytes -= ahead.bytes;
-          this.counters.failed.value++;
-        }
+        if (this.forget(id)) this.counters.failed.value++;
         this.settled();
       },
     );
@@ -322,8 +338,7 @@ export class SiblingPrefetcher {
     const limit = this.now() - AHEAD_EXPIRY_MS;
     for (const [id, ahead] of this.ahead) {
       if (ahead.since > limit) return;
-      this.ahead.delete(id);
-      this.aheadBytes -= ahead.bytes;
+      this.forget(id);
       this.counters.expired.value++;
     }
   }

@@ -93,6 +93,27 @@ describe('sibling-prefetcher', () => {
     });
   });
 
+  describe('when files are opened far out of listing order, as in a shuffled epoch over a large directory', () => {
+    const shuffledStart = async (mount: TestMount): Promise<void> => {
+      for (const i of [100, 150, 20]) await readWhole(mount, `/d/${name(i)}`);
+      for (let i = 0; i < 10; i++) await settle();
+    };
+
+    it('fetches every file not read yet, beyond the files-ahead budget of in-order readers', async () => {
+      const mount = await walkedMount({ d: 200 }, { siblingPrefetch: { aheadFiles: 8, maxRequests: 4 } });
+      await shuffledStart(mount);
+      expect(counter(mount, 'siblingPrefetchFiles')).toBe(200 - 3);
+      expect(new Set(gets(mount)).size).toBe(200);
+    });
+
+    it('still holds at most a quarter of the memory cache in files not yet opened', async () => {
+      // 256 KiB of memory: 64 KiB ahead = sixteen 4 KiB files.
+      const mount = await walkedMount({ d: 200 }, { memoryBytes: 256 * KiB, siblingPrefetch: { aheadFiles: 8, maxRequests: 4 } });
+      await shuffledStart(mount);
+      expect(counter(mount, 'siblingPrefetchFiles')).toBe(16);
+    });
+  });
+
   describe('when the budget is reached', () => {
     it('keeps at most the configured number of files fetched ahead and not yet opened', async () => {
       const mount = await walkedMount({ d: 100 }, { siblingPrefetch: { aheadFiles: 5, maxRequests: 4 } });
