@@ -32,7 +32,7 @@ export const MOUNT_USAGE = `usage: datamount-sidecar mount s3://bucket[/prefix] 
   --sibling-prefetch N  files of a directory being read whole fetched ahead of the readers
                         (default 64; 0 = off)
   --sibling-prefetch-requests N
-                        GETs of sibling prefetch in flight at most (default 16)
+                        GETs of sibling prefetch in flight at most (default 32)
   --listing-prefetch N  subdirectories listed ahead of a walker (ls -R, find; default 8; 0 = off)
   --readahead-kib N     kernel readahead of the mount in KiB (default 8192; 0 = kernel default)
   --s3-timeout S        deadline of one S3 request attempt in seconds (default 10)

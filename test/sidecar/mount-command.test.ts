@@ -11,7 +11,7 @@ describe('mount-command', () => {
         bucket: 'bucket', prefix: '', endpoint: 'http://127.0.0.1:9000', readOnly: false, mountPoint: '/mnt/x',
         cacheDir: undefined, cacheBytes: 10 * 2 ** 30, memoryBytes: 512 * 2 ** 20, uid: 500, gid: 501,
         forcePathStyle: true, allowOther: false, metadataTtlMs: 5000, credentials: undefined,
-        siblingPrefetch: { aheadFiles: 64, maxRequests: 16 }, listingPrefetch: { directories: 8 },
+        siblingPrefetch: { aheadFiles: 64, maxRequests: 32 }, listingPrefetch: { directories: 8 },
       });
       expect(logLevel).toBe('info');
     });

@@ -31,7 +31,7 @@ describe('sidecar-config', () => {
 
   describe('when the read-ahead fields are absent, as the webhook writes it', () => {
     it('turns sibling and listing prefetch on with their defaults', () => {
-      expect(parseSidecarConfig(example, env)).toMatchObject({ siblingPrefetchFiles: 64, siblingPrefetchRequests: 16, listingPrefetchDirectories: 8 });
+      expect(parseSidecarConfig(example, env)).toMatchObject({ siblingPrefetchFiles: 64, siblingPrefetchRequests: 32, listingPrefetchDirectories: 8 });
     });
 
     it('takes 0 to turn them off', () => {
