@@ -71,6 +71,17 @@ describe('sibling-prefetcher', () => {
       expect(fetched.slice(6)).toEqual(Array.from({ length: 8 }, (_, i) => `e/${name(i)}`));
     });
 
+    it('lists the next directory again first when its listing has expired, then goes on to it', async () => {
+      const mount = await walkedMount({ d: 6, e: 20 }, { metadataTtlMs: 100 });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await mount.handlers.readdir('/');
+      const before = mount.client.requests.length;
+      for (let i = 0; i < 6; i++) await readWhole(mount, `/d/${name(i)}`);
+      await settle();
+      expect(mount.client.requests.slice(before).filter((r) => r.operation === 'list').map((r) => r.key)).toContain('e/');
+      expect(gets(mount).filter((key) => key.startsWith('e/'))).toEqual(Array.from({ length: 8 }, (_, i) => `e/${name(i)}`));
+    });
+
     it('does not go on to a directory that was never listed', async () => {
       const mount = await walkedMount({ d: 6 });
       mount.client.seed('e/f000', 'not listed yet');
