@@ -72,7 +72,7 @@ describe('sibling-prefetcher', () => {
     });
 
     it('lists the next directory again first when its listing has expired, then goes on to it', async () => {
-      const mount = await walkedMount({ d: 6, e: 20 }, { metadataTtlMs: 100 });
+      const mount = await walkedMount({ d: 6, e: 20 }, { metadataTtlMs: 100, listingPrefetch: { directories: 0 } });
       await new Promise((resolve) => setTimeout(resolve, 150));
       await mount.handlers.readdir('/');
       const before = mount.client.requests.length;
