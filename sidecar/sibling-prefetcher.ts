@@ -113,6 +113,9 @@ export interface SiblingPrefetcherDeps {
 
 export class SiblingPrefetcher {
   private readonly directories = new LRUCache<string, DirectoryState>({ max: MAX_DIRECTORIES });
+  private readonly subdirectories = new WeakMap<Listing, { names: readonly string[]; position: ReadonlyMap<string, number> }>();
+  /** Next directories listed again for prefetch, and when. */
+  private readonly relisted = new LRUCache<string, number>({ max: MAX_DIRECTORIES });
   /** Files fetched ahead and not yet opened, by path and ETag, oldest first. */
   private readonly ahead = new Map<string, Ahead>();
   private aheadBytes = 0;
@@ -261,16 +264,9 @@ export class SiblingPrefetcher {
     const [parent, name] = splitPath(state.path);
     const siblings = this.deps.tree.freshListing(parent);
     if (!siblings) return undefined;
-    let after: string | undefined;
-    let found = false;
-    for (const [sibling, entry] of siblings) {
-      if (entry.kind !== 'directory') continue;
-      if (found) {
-        after = sibling;
-        break;
-      }
-      found = sibling === name;
-    }
+    const directories = this.directoriesOf(siblings);
+    const at = directories.position.get(name);
+    const after = at === undefined ? undefined : directories.names[at + 1];
     if (after === undefined) return undefined;
     const path = joinPath(parent, after);
     const next = this.stateOf(path);
@@ -278,7 +274,10 @@ export class SiblingPrefetcher {
       next.qualified = true;
       return next;
     }
-    if (this.deps.tree.listingExpired(path)) {
+    // Once per directory and expiry period: a failing S3 must not turn every open into a LIST.
+    const lastTry = this.relisted.get(path);
+    if (this.deps.tree.listingExpired(path) && (lastTry === undefined || lastTry <= this.now() - AHEAD_EXPIRY_MS)) {
+      this.relisted.set(path, this.now());
       void this.deps.tree.list(path).then(() => {
         const refreshed = this.stateOf(path);
         if (!refreshed) return;
@@ -287,6 +286,23 @@ export class SiblingPrefetcher {
       }, () => undefined);
     }
     return undefined;
+  }
+
+  /** The subdirectories of a listing, in order, with their positions (built once per listing). */
+  private directoriesOf(listing: Listing): { names: readonly string[]; position: ReadonlyMap<string, number> } {
+    let known = this.subdirectories.get(listing);
+    if (!known) {
+      const names: string[] = [];
+      const position = new Map<string, number>();
+      for (const [name, entry] of listing) {
+        if (entry.kind !== 'directory') continue;
+        position.set(name, names.length);
+        names.push(name);
+      }
+      known = { names, position };
+      this.subdirectories.set(listing, known);
+    }
+    return known;
   }
 
   private fetch(state: DirectoryState, index: number): void {

@@ -82,6 +82,17 @@ describe('sibling-prefetcher', () => {
       expect(gets(mount).filter((key) => key.startsWith('e/'))).toEqual(Array.from({ length: 8 }, (_, i) => `e/${name(i)}`));
     });
 
+    it('tries listing an expired next directory once, not at every open, when S3 fails', async () => {
+      const mount = await walkedMount({ d: 6, e: 20 }, { metadataTtlMs: 100, listingPrefetch: { directories: 0 } });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await mount.handlers.readdir('/');
+      mount.client.beforeRequest = (request) => {
+        if (request.operation === 'list' && request.key === 'e/') throw new Error('S3 is down');
+      };
+      for (let round = 0; round < 3; round++) for (let i = 0; i < 6; i++) await readWhole(mount, `/d/${name(i)}`);
+      expect(mount.client.requests.filter((r) => r.operation === 'list' && r.key === 'e/')).toHaveLength(2);
+    });
+
     it('does not go on to a directory that was never listed', async () => {
       const mount = await walkedMount({ d: 6 });
       mount.client.seed('e/f000', 'not listed yet');
