@@ -128,7 +128,11 @@ function rankNodes(fresh: NodeCacheReport[], keys: string[], sizes: Record<strin
   for (const key of keys) {
     const known = sizes?.[key];
     if (known !== undefined && Number.isFinite(known) && known > 0) sizeOf.set(key, known);
-    else sizeOf.set(key, Math.max(0, ...fresh.map((report) => report.datasets[key]?.bytes ?? 0)));
+    else {
+      let largest = 0;
+      for (const report of fresh) largest = Math.max(largest, report.datasets[key]?.bytes ?? 0);
+      sizeOf.set(key, largest);
+    }
   }
   const ranked: RankedNode[] = [];
   for (const report of fresh) {

@@ -168,7 +168,7 @@ function checkMountPaths(containers: Container[], datasets: PlannedDataset[], pr
     const theirs = (container.volumeMounts ?? []).filter((m) => !isOurVolumeName(m.name));
     for (const d of ours) {
       const path = d.request.mountPath;
-      const clash = theirs.find((m) => m.mountPath.replace(/(.)\/+$/, '$1') === path);
+      const clash = theirs.find((m) => (m.mountPath.endsWith('/') ? m.mountPath.replace(/(.)\/+$/, '$1') : m.mountPath) === path);
       if (clash) problems.push(`annotation datamount.dev/${d.dataset.name}.mount-path: "${path}" clashes with volume "${clash.name}" already mounted there in container "${container.name}"; choose another path`);
     }
     for (let i = 0; i < ours.length; i++) {

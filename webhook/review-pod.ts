@@ -156,6 +156,7 @@ function numbered(problems: string[]): string {
 }
 
 function withWarnings(response: AdmissionResponse, warnings: string[]): AdmissionResponse {
+  if (warnings.length === 0) return response;
   const unique = [...new Set(warnings)].slice(0, MAX_WARNINGS);
   return unique.length > 0 ? { ...response, warnings: unique } : response;
 }

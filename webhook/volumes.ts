@@ -41,9 +41,12 @@ export function appDatasetMount(planned: PlannedDataset): VolumeMount {
  * Make `list` hold exactly `wanted` among the items `owned` selects, keeping every other item
  * where it is: an item already present is replaced in place (only if it differs, so the diff
  * stays empty on reinvocation), a missing one is appended, an owned one no longer wanted is
- * removed. Returns the new list.
+ * removed. Returns the new list, or `list` itself when nothing is wanted and nothing in it is
+ * owned (the common case of a container's own variables, checked on every review), which the
+ * caller, like any list of the pod, replaces and never mutates.
  */
 export function reconcileByName<T extends { name: string }>(list: readonly T[], wanted: readonly T[], owned: (item: T) => boolean, merge: (existing: T, next: T) => T = (_e, n) => n): T[] {
+  if (wanted.length === 0 && !list.some(owned)) return list as T[];
   const byName = new Map(wanted.map((item) => [item.name, item]));
   const result: T[] = [];
   const placed = new Set<string>();
