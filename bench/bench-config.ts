@@ -7,7 +7,7 @@ import { WORKLOAD_IDS, type WorkloadId } from './read-workloads';
 
 export const PARTS = ['read', 'webhook', 'placement'] as const;
 export type BenchPart = (typeof PARTS)[number];
-export const PEER_NAMES = ['direct', 'datamount', 's3fs', 'rclone', 'rclone-full'] as const;
+export const PEER_NAMES = ['direct', 'datamount', 's3fs', 'rclone', 'rclone-full', 'fuse-native'] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
 export interface BenchConfig {

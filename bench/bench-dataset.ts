@@ -68,6 +68,28 @@ export function bigBlock(index: number, bytes: number): Buffer {
   return block;
 }
 
+/**
+ * Fill `target` with bytes [offset, offset + target.length) of the big object, as `bigBlock`
+ * makes them, without allocating: a copy of the noise and the marks written over it.
+ */
+export function fillBigRange(target: Buffer, offset: number): void {
+  const source = noise();
+  for (let at = 0; at < target.length; ) {
+    const inBlock = (offset + at) % MiB;
+    const n = Math.min(target.length - at, MiB - inBlock);
+    source.copy(target, at, inBlock, inBlock + n);
+    at += n;
+  }
+  const end = offset + target.length;
+  for (let mark = Math.floor(offset / MiB) * MiB; mark < end; mark += MiB) {
+    if (mark + 8 <= offset) continue;
+    const bytes = Buffer.alloc(8);
+    bytes.writeBigUInt64LE(BigInt(mark / MiB), 0);
+    const from = Math.max(mark, offset);
+    bytes.copy(target, from - offset, from - mark, Math.min(8, end - mark));
+  }
+}
+
 /** Checks the block marks that fall inside `buffer`, read at `offset` of the big object. */
 export function checkBigRange(buffer: Buffer, offset: number): string | undefined {
   const first = Math.ceil(offset / MiB) * MiB;

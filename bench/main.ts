@@ -19,6 +19,7 @@ import { benchS3Client } from './bench-s3-client';
 import { judgeTargets } from './bench-targets';
 import { DATAMOUNT_CACHE_MEMORY, datamountPeer } from './datamount-peer';
 import { ensureDataset } from './dataset-upload';
+import { fuseCeilingPeer } from './fuse-ceiling-peer';
 import { spawnLatencyProxy } from './latency-proxy-process';
 import type { MountPeer } from './mount-peer';
 import { installMissingPeers } from './peer-install';
@@ -61,7 +62,7 @@ async function runReadPart(config: BenchConfig, report: BenchReport, workDir: st
   const data = benchDataset(config.quick);
   const profileDir = config.cpuProfileDir ? path.resolve(config.cpuProfileDir) : undefined;
   if (profileDir) await fs.mkdir(profileDir, { recursive: true });
-  const mountPeers: readonly MountPeer[] = [datamountPeer(profileDir, config.datamountArgs), s3fsPeer, rcloneOffPeer, rcloneFullPeer];
+  const mountPeers: readonly MountPeer[] = [datamountPeer(profileDir, config.datamountArgs), s3fsPeer, rcloneOffPeer, rcloneFullPeer, fuseCeilingPeer(config.quick)];
   const wanted = mountPeers.filter((peer) => config.peers.includes(peer.name as never));
   const needs = [wanted.some((p) => p.name === 's3fs') ? 's3fs' : '', wanted.some((p) => p.name.startsWith('rclone')) ? 'rclone' : ''].filter(Boolean);
   if (config.install) await installMissingPeers(needs, log);

@@ -33,6 +33,8 @@ export interface MountPeer {
   /** Why it cannot run here, or undefined when it can. */
   unavailable(): Promise<string | undefined>;
   mount(target: MountTarget): Promise<MountedPeer>;
+  /** The workloads it takes part in (default: all). */
+  readonly workloads?: readonly string[];
 }
 
 const MOUNT_TIMEOUT_MS = 30_000;

@@ -115,6 +115,7 @@ async function runPeer(options: ReadBenchOptions, peer: MountPeer, results: Work
   let mounted: MountedPeer | undefined;
   try {
     for (const workload of options.workloads) {
+      if (peer.workloads && !peer.workloads.includes(workload.id)) continue;
       if (workload.fresh || !mounted) {
         await mounted?.unmount();
         mounted = undefined;

@@ -176,7 +176,7 @@ export async function mountHandlers(handlers: Handlers, options: MountOptions, l
  * the connection's limit of background requests (fusectl; libfuse 2 cannot negotiate it and the
  * kernel default of 12 caps how much readahead is outstanding). Best effort: needs root and sysfs.
  */
-async function raiseReadahead(mountPoint: string, kib: number, log: Logger): Promise<void> {
+export async function raiseReadahead(mountPoint: string, kib: number, log: Logger): Promise<void> {
   try {
     const { dev } = await fs.stat(mountPoint);
     const major = Math.floor(dev / 256) & 0xfff;

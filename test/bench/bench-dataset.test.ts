@@ -1,4 +1,4 @@
-import { bigBlock, checkBigRange, checkSmallFile, MiB, smallFileBody } from '../../bench/bench-dataset';
+import { bigBlock, checkBigRange, checkSmallFile, fillBigRange, MiB, smallFileBody } from '../../bench/bench-dataset';
 import { shuffled } from '../../common/seeded-random';
 
 describe('bench data set marks', () => {
@@ -35,6 +35,21 @@ describe('bench data set marks', () => {
       expect(shuffled(items, 1)).toEqual(shuffled(items, 1));
       expect(shuffled(items, 1)).not.toEqual(shuffled(items, 2));
       expect([...shuffled(items, 1)].sort((a, b) => a - b)).toEqual(items);
+    });
+  });
+
+  describe('when the big object is generated in place (the fuse-native ceiling serves it so)', () => {
+    const object = Buffer.concat([bigBlock(0, MiB), bigBlock(1, MiB), bigBlock(2, MiB)]);
+    it.each([
+      ['a whole block', 0, MiB],
+      ['a 128 KiB piece inside a block', MiB + 128 * 1024, 128 * 1024],
+      ['a range across a block boundary', MiB - 100, 300],
+      ['a range starting inside a mark', 2 * MiB + 3, 50],
+      ['a range ending inside a mark', 2 * MiB - 10, 14],
+    ])('gives the same bytes as the uploaded object: %s', (_name, offset, length) => {
+      const target = Buffer.alloc(length, 0xee);
+      fillBigRange(target, offset);
+      expect(target.equals(object.subarray(offset, offset + length))).toBe(true);
     });
   });
 });
