@@ -7,6 +7,8 @@ import type { ReadOutcome } from './read-job';
 import type { WorkloadId, WorkloadUnit } from './read-workloads';
 
 export const DIRECT = 'direct';
+/** Reference rows, not mounters to choose between (bench/fuse-ceiling-peer.ts): no target compares against them. */
+export const REFERENCE_PEERS: ReadonlySet<string> = new Set(['fuse-native']);
 
 export interface PeerInfo {
   name: string;

@@ -7,7 +7,7 @@ import type { BenchReport } from './bench-report';
 import { READ_WORKLOADS } from './read-workloads';
 
 const PALETTE: Readonly<Record<string, string>> = {
-  datamount: '#2b7bb9', direct: '#9e9e9e', s3fs: '#e07b39', rclone: '#59a14f', 'rclone-full': '#b07aa1',
+  datamount: '#2b7bb9', direct: '#9e9e9e', s3fs: '#e07b39', rclone: '#59a14f', 'rclone-full': '#b07aa1', 'fuse-native': '#c8c8c8',
 };
 const FALLBACK_COLOR = '#76b7b2';
 
