@@ -71,6 +71,12 @@ export const AHEAD_EXPIRY_MS = 30_000;
 export const ORDER_SLACK = 32;
 /** Directories whose reading progress is remembered (least recently used out first). */
 const MAX_DIRECTORIES = 1024;
+/**
+ * Files of those directories, in all: the metadata cache's own bound (200,000 entries), so the
+ * progress kept costs no more than the listings it follows. A directory with more files than
+ * this gets no sibling prefetch.
+ */
+export const MAX_TRACKED_FILES = 200_000;
 
 type FileEntry = { readonly name: string; readonly size: number; readonly etag: string };
 
@@ -112,7 +118,9 @@ export interface SiblingPrefetcherDeps {
 }
 
 export class SiblingPrefetcher {
-  private readonly directories = new LRUCache<string, DirectoryState>({ max: MAX_DIRECTORIES });
+  private readonly directories = new LRUCache<string, DirectoryState>({
+    max: MAX_DIRECTORIES, maxSize: MAX_TRACKED_FILES, sizeCalculation: (state) => Math.max(1, state.files.length),
+  });
   private readonly subdirectories = new WeakMap<Listing, { names: readonly string[]; position: ReadonlyMap<string, number> }>();
   /** Next directories listed again for prefetch, and when. */
   private readonly relisted = new LRUCache<string, number>({ max: MAX_DIRECTORIES });
@@ -180,6 +188,7 @@ export class SiblingPrefetcher {
     if (!listing) return undefined;
     const known = this.directories.get(directory);
     if (known?.listing === listing) return known;
+    if (listing.size > MAX_TRACKED_FILES) return undefined;
     const files: FileEntry[] = [];
     const position = new Map<string, number>();
     for (const [name, entry] of listing) {

@@ -196,6 +196,18 @@ describe('sibling-prefetcher', () => {
     });
   });
 
+  describe('when many directories are read', () => {
+    it('follows each directory on its own: one file read whole in each of 30 others fetches nothing ahead, a directory read through does', async () => {
+      const dirs = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`x${String(i).padStart(2, '0')}`, 5]));
+      const mount = await walkedMount({ ...dirs, d: 30 });
+      for (const dir of Object.keys(dirs)) await readWhole(mount, `/${dir}/${name(0)}`);
+      expect(counter(mount, 'siblingPrefetchFiles')).toBe(0);
+      for (let i = 0; i < 30; i++) await readWhole(mount, `/d/${name(i)}`);
+      expect(gets(mount).filter((key) => key.startsWith('d/'))).toEqual(Array.from({ length: 30 }, (_, i) => `d/${name(i)}`));
+      expect(counter(mount, 'siblingPrefetchUsed')).toBe(30 - TRIGGER_WHOLE_READS);
+    });
+  });
+
   describe('when the directory listing is not cached', () => {
     it('fetches nothing ahead (files looked up one by one)', async () => {
       const mount = testMount({ readOnly: true, siblingPrefetch: { aheadFiles: 8, maxRequests: 4 } });
