@@ -10,6 +10,8 @@
  *   attempts are not multiplied and a truncated body (which the SDK never retries) is covered.
  * - Credentials are passed in by the caller (config is read once elsewhere); none = anonymous,
  *   sent unsigned.
+ * - Ranged GETs, the hot path, skip the SDK (s3-range-request.ts: signed here, same agents, same
+ *   retries and error classes); every other call goes through it.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -20,7 +22,6 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
-  GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -41,6 +42,7 @@ import {
   type RangeResult,
 } from './object-client';
 import { BodyTooLongError, readRangeBody } from './range-body';
+import { S3RangeRequester } from './s3-range-request';
 
 export interface S3Credentials {
   readonly accessKeyId: string;
@@ -81,6 +83,7 @@ const BACKOFF_CAP_MS = 5_000;
 export class S3ObjectClient implements ObjectClient {
   readonly bucket: string;
   private readonly client: S3Client;
+  private readonly ranges: S3RangeRequester;
   private readonly maxAttempts: number;
   private readonly attemptTimeoutMs: number;
   private readonly backoffBaseMs: number;
@@ -91,10 +94,15 @@ export class S3ObjectClient implements ObjectClient {
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
     this.backoffBaseMs = options.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS;
     const maxSockets = options.maxSockets ?? DEFAULT_MAX_SOCKETS;
+    const httpAgent = new http.Agent({ keepAlive: true, maxSockets });
+    const httpsAgent = new https.Agent({ keepAlive: true, maxSockets });
+    const region = options.region ?? 'us-east-1';
+    const forcePathStyle = options.forcePathStyle ?? true;
+    this.ranges = new S3RangeRequester({ endpoint: options.endpoint, bucket: options.bucket, region, forcePathStyle, credentials: options.credentials, httpAgent, httpsAgent });
     this.client = new S3Client({
       endpoint: options.endpoint,
-      region: options.region ?? 'us-east-1',
-      forcePathStyle: options.forcePathStyle ?? true,
+      region,
+      forcePathStyle,
       credentials: options.credentials ?? { accessKeyId: 'anonymous', secretAccessKey: 'anonymous' },
       // Anonymous: send the request as it is, without an Authorization header.
       ...(options.credentials ? {} : { signer: { sign: async (request) => request } }),
@@ -103,8 +111,8 @@ export class S3ObjectClient implements ObjectClient {
       maxAttempts: 1,
       requestHandler: new NodeHttpHandler({
         connectionTimeout: 5_000,
-        httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
-        httpsAgent: new https.Agent({ keepAlive: true, maxSockets }),
+        httpAgent,
+        httpsAgent,
       }),
     });
   }
@@ -145,17 +153,14 @@ export class S3ObjectClient implements ObjectClient {
   getRange(key: string, range: ByteRange, ifMatch?: string, parts?: RangeParts): Promise<RangeResult> {
     const end = range.offset + range.length - 1;
     return this.attempt(`get ${key} bytes=${range.offset}-${end}`, async (abortSignal) => {
-      const out = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${range.offset}-${end}`, IfMatch: ifMatch }),
-        { abortSignal },
-      );
-      const body = out.Body as Readable | undefined;
-      const etag = out.ETag ?? '';
+      const out = await this.ranges.get(key, range, ifMatch, abortSignal);
+      const body: Readable | undefined = out.body;
+      const etag = out.etag;
       if (ifMatch !== undefined && etag !== ifMatch) {
         body?.resume();
         throw new ObjectClientError('PreconditionFailed', `${key}: ETag is ${etag}, wanted ${ifMatch}`);
       }
-      const expected = out.ContentLength ?? range.length;
+      const expected = out.length;
       if (expected > range.length) {
         body?.destroy();
         throw new ObjectClientError('Other', `${key}: ${expected} bytes announced for a range of ${range.length}`);
