@@ -30,6 +30,11 @@ export interface WorkloadResult {
   outcome?: ReadOutcome;
   error?: string;
   peakRssBytes?: number;
+  /**
+   * CPU the mounter's process used during the workload, all threads (user + system), in seconds;
+   * for the direct download, its client's (the reader process).
+   */
+  cpuSeconds?: number;
   /** Requests the peer sent to S3 during the workload (counted at the latency proxy). */
   s3?: ProxyStats;
 }

@@ -13,6 +13,7 @@ import type { BenchDataset } from './bench-dataset';
 import type { LatencyProxyProcess } from './latency-proxy-process';
 import type { MountedPeer, MountPeer, MountTarget } from './mount-peer';
 import { dropPageCache } from './page-cache';
+import { cpuSeconds } from './process-cpu';
 import { watchPeakRss } from './process-memory';
 import type { ReadJob, ReadOutcome } from './read-job';
 import { workloadValue, type ReadWorkload, type WorkloadSettings } from './read-workloads';
@@ -81,6 +82,7 @@ async function measure(
   const result: WorkloadResult = { peer, workload: workload.id, title: workload.title, unit: workload.unit };
   await options.proxy.stats(true);
   const memory = pid === undefined ? undefined : await watchPeakRss(pid);
+  const cpuBefore = pid === undefined ? undefined : await cpuSeconds(pid);
   try {
     const outcome = await runWorker(job, options.env, options.timeoutMs, mountDir);
     result.outcome = outcome;
@@ -91,6 +93,10 @@ async function measure(
     result.error = (error as Error).message;
   }
   result.peakRssBytes = await memory?.stop();
+  const cpuAfter = pid === undefined ? undefined : await cpuSeconds(pid);
+  if (cpuBefore !== undefined && cpuAfter !== undefined) result.cpuSeconds = cpuAfter - cpuBefore;
+  // The direct download has no mounter: its client is the reader process, which did the work.
+  else if (peer === DIRECT) result.cpuSeconds = result.outcome?.readerCpuSeconds;
   result.s3 = await options.proxy.stats(true);
   options.afterEachRun?.();
   options.log(`  ${peer.padEnd(12)} ${workload.id.padEnd(11)} ${describeValue(result)}`);

@@ -24,4 +24,6 @@ export interface ReadOutcome {
   listSeconds?: number;
   /** Directory entries seen by a listing job. */
   entries?: number;
+  /** CPU the reader process itself used for the job (user + system), in seconds. */
+  readerCpuSeconds?: number;
 }

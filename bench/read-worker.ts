@@ -237,9 +237,11 @@ export async function runReadJob(job: ReadJob): Promise<ReadOutcome> {
 }
 
 if (require.main === module) {
+  const before = process.cpuUsage();
   runReadJob(JSON.parse(process.argv[2] ?? '{}') as ReadJob).then(
     (outcome) => {
-      process.stdout.write(`${JSON.stringify(outcome)}\n`);
+      const used = process.cpuUsage(before);
+      process.stdout.write(`${JSON.stringify({ ...outcome, readerCpuSeconds: (used.user + used.system) / 1e6 })}\n`);
     },
     (error: Error) => {
       process.stderr.write(`read worker: ${error instanceof WrongBytes ? 'WRONG BYTES: ' : ''}${error.message}\n`);

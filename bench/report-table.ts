@@ -50,7 +50,7 @@ function render(rows: string[][]): string {
 }
 
 function tableRows(report: BenchReport): string[][] {
-  const rows: string[][] = [['workload', 'peer', 'result', 'time', `× ${DIRECT}`, '× s3fs', 'S3 requests', 'peak RSS', 'notes']];
+  const rows: string[][] = [['workload', 'peer', 'result', 'time', `× ${DIRECT}`, '× s3fs', 'S3 requests', 'mounter CPU', 'peak RSS', 'notes']];
   for (const workload of READ_WORKLOADS) {
     for (const result of report.results.filter((r) => r.workload === workload.id)) {
       const cache = report.peers.find((p) => p.name === result.peer)?.memoryCacheBytes;
@@ -63,6 +63,7 @@ function tableRows(report: BenchReport): string[][] {
         ratio(result, report, DIRECT),
         ratio(result, report, 's3fs'),
         requests(result),
+        result.cpuSeconds === undefined ? '' : `${result.cpuSeconds.toFixed(2)} s`,
         cache === undefined || !rss ? rss : `${rss} (cache ${(cache / MiB).toFixed(0)})`,
         extra(result),
       ]);

@@ -1,0 +1,27 @@
+import { cpuSeconds, parseCpuSeconds } from '../../bench/process-cpu';
+
+describe('process CPU time', () => {
+  describe('when a /proc/<pid>/stat line is parsed', () => {
+    it.each([
+      ['a plain command name', '4242 (node) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 11 0 1000 1 1', 3.25],
+      ['a name with spaces and parentheses', '7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 1 1', 0.03],
+    ])('reads utime + stime from %s', (_name, line, seconds) => {
+      expect(parseCpuSeconds(line)).toBeCloseTo(seconds, 5);
+    });
+
+    it('gives undefined for a line it cannot read', () => {
+      expect(parseCpuSeconds('garbage')).toBeUndefined();
+    });
+  });
+
+  describe('when this process is asked about', () => {
+    it('counts CPU it just spent', async () => {
+      const before = (await cpuSeconds(process.pid)) ?? NaN;
+      const until = Date.now() + 150;
+      let spin = 0;
+      while (Date.now() < until) spin++;
+      expect(spin).toBeGreaterThan(0);
+      expect(((await cpuSeconds(process.pid)) ?? NaN) - before).toBeGreaterThanOrEqual(0.05);
+    });
+  });
+});
