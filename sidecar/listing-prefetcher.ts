@@ -14,7 +14,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { FileTree } from './file-tree';
-import type { Listing } from './metadata-cache';
+import { subdirectoriesOf, type Listing } from './metadata-cache';
 import type { SidecarMetrics } from './metrics';
 import { joinPath, splitPath } from './path-names';
 
@@ -28,11 +28,6 @@ export const DEFAULT_LISTING_PREFETCH: ListingPrefetchOptions = { directories: 8
 
 /** Directories remembered as listed ahead, to count which a walker then read. */
 const MAX_REMEMBERED = 4096;
-
-interface Subdirectories {
-  readonly names: readonly string[];
-  readonly position: ReadonlyMap<string, number>;
-}
 
 export interface ListingPrefetcherDeps {
   readonly tree: FileTree;
@@ -48,7 +43,6 @@ export class ListingPrefetcher {
   private readonly listedAhead = new LRUCache<string, true>({ max: MAX_REMEMBERED });
   /** Directories readers have read: a walker's trail. */
   private readonly walked = new LRUCache<string, true>({ max: MAX_REMEMBERED });
-  private readonly subdirectories = new WeakMap<Listing, Subdirectories>();
   private readonly listed: { value: number };
   private readonly used: { value: number };
 
@@ -66,13 +60,13 @@ export class ListingPrefetcher {
       this.used.value++;
     }
     this.walked.set(path, true);
-    const wanted = this.subdirectoriesOf(listing).names.slice(0, ahead).map((name) => joinPath(path, name));
+    const wanted = subdirectoriesOf(listing).names.slice(0, ahead).map((name) => joinPath(path, name));
     const [parent, name] = splitPath(path);
     // Siblings only inside a directory the walker read: `ls -R dir` does not go on to dir's siblings.
     if (path !== '/' && this.walked.has(parent)) {
       const parentListing = this.deps.tree.freshListing(parent);
       if (parentListing) {
-        const siblings = this.subdirectoriesOf(parentListing);
+        const siblings = subdirectoriesOf(parentListing);
         const at = siblings.position.get(name);
         if (at !== undefined) wanted.push(...siblings.names.slice(at + 1, at + 1 + ahead).map((sibling) => joinPath(parent, sibling)));
       }
@@ -82,22 +76,6 @@ export class ListingPrefetcher {
     // The walker's newest position first; what it has left behind drops off the end.
     this.queue = [...fresh, ...this.queue.filter((dir) => !fresh.includes(dir))].slice(0, 2 * ahead);
     this.pump();
-  }
-
-  private subdirectoriesOf(listing: Listing): Subdirectories {
-    let known = this.subdirectories.get(listing);
-    if (!known) {
-      const names: string[] = [];
-      const position = new Map<string, number>();
-      for (const [name, entry] of listing) {
-        if (entry.kind !== 'directory') continue;
-        position.set(name, names.length);
-        names.push(name);
-      }
-      known = { names, position };
-      this.subdirectories.set(listing, known);
-    }
-    return known;
   }
 
   private pump(): void {

@@ -86,3 +86,28 @@ export class MetadataCache {
     this.listings.delete(parent);
   }
 }
+
+/** The subdirectories of a listing, in listing order, and each one's position among them. */
+export interface Subdirectories {
+  readonly names: readonly string[];
+  readonly position: ReadonlyMap<string, number>;
+}
+
+const subdirectoryIndex = new WeakMap<Listing, Subdirectories>();
+
+/** The subdirectories of `listing` (built once per listing object, shared by its readers). */
+export function subdirectoriesOf(listing: Listing): Subdirectories {
+  let known = subdirectoryIndex.get(listing);
+  if (!known) {
+    const names: string[] = [];
+    const position = new Map<string, number>();
+    for (const [name, entry] of listing) {
+      if (entry.kind !== 'directory') continue;
+      position.set(name, names.length);
+      names.push(name);
+    }
+    known = { names, position };
+    subdirectoryIndex.set(listing, known);
+  }
+  return known;
+}

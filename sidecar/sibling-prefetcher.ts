@@ -33,7 +33,7 @@
 import { LRUCache } from 'lru-cache';
 import type { BlockCache, ObjectVersion } from './block-cache';
 import type { FileTree } from './file-tree';
-import type { Listing } from './metadata-cache';
+import { subdirectoriesOf, type Listing } from './metadata-cache';
 import type { SidecarMetrics } from './metrics';
 import { joinPath, splitPath, type PathNames } from './path-names';
 
@@ -121,7 +121,6 @@ export class SiblingPrefetcher {
   private readonly directories = new LRUCache<string, DirectoryState>({
     max: MAX_DIRECTORIES, maxSize: MAX_TRACKED_FILES, sizeCalculation: (state) => Math.max(1, state.files.length),
   });
-  private readonly subdirectories = new WeakMap<Listing, { names: readonly string[]; position: ReadonlyMap<string, number> }>();
   /** Next directories listed again for prefetch, and when. */
   private readonly relisted = new LRUCache<string, number>({ max: MAX_DIRECTORIES });
   /** Files fetched ahead and not yet opened, by path and ETag, oldest first. */
@@ -273,7 +272,7 @@ export class SiblingPrefetcher {
     const [parent, name] = splitPath(state.path);
     const siblings = this.deps.tree.freshListing(parent);
     if (!siblings) return undefined;
-    const directories = this.directoriesOf(siblings);
+    const directories = subdirectoriesOf(siblings);
     const at = directories.position.get(name);
     const after = at === undefined ? undefined : directories.names[at + 1];
     if (after === undefined) return undefined;
@@ -295,23 +294,6 @@ export class SiblingPrefetcher {
       }, () => undefined);
     }
     return undefined;
-  }
-
-  /** The subdirectories of a listing, in order, with their positions (built once per listing). */
-  private directoriesOf(listing: Listing): { names: readonly string[]; position: ReadonlyMap<string, number> } {
-    let known = this.subdirectories.get(listing);
-    if (!known) {
-      const names: string[] = [];
-      const position = new Map<string, number>();
-      for (const [name, entry] of listing) {
-        if (entry.kind !== 'directory') continue;
-        position.set(name, names.length);
-        names.push(name);
-      }
-      known = { names, position };
-      this.subdirectories.set(listing, known);
-    }
-    return known;
   }
 
   private fetch(state: DirectoryState, index: number): void {

@@ -16,6 +16,12 @@ function bodyOf(key: string, version = 1): Buffer {
 }
 
 /** A mount over `dirs` (directory → file count), read-only, with a small sibling budget; every directory listed, as a walk does. */
+/**
+ * A metadata lifetime short enough to wait out, long enough that a walk and a few reads finish
+ * inside it on a loaded CI machine (100 ms made these tests fail about one run in ten there).
+ */
+const SHORT_TTL_MS = 1000;
+
 async function walkedMount(dirs: Record<string, number>, overrides: Partial<DatasetSpec> = {}): Promise<TestMount> {
   const mount = testMount({ readOnly: true, siblingPrefetch: { aheadFiles: 8, maxRequests: 4 }, ...overrides });
   for (const [dir, count] of Object.entries(dirs)) {
@@ -72,8 +78,8 @@ describe('sibling-prefetcher', () => {
     });
 
     it('lists the next directory again first when its listing has expired, then goes on to it', async () => {
-      const mount = await walkedMount({ d: 6, e: 20 }, { metadataTtlMs: 100, listingPrefetch: { directories: 0 } });
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      const mount = await walkedMount({ d: 6, e: 20 }, { metadataTtlMs: SHORT_TTL_MS, listingPrefetch: { directories: 0 } });
+      await new Promise((resolve) => setTimeout(resolve, SHORT_TTL_MS + 200));
       await mount.handlers.readdir('/');
       const before = mount.client.requests.length;
       for (let i = 0; i < 6; i++) await readWhole(mount, `/d/${name(i)}`);
@@ -83,8 +89,8 @@ describe('sibling-prefetcher', () => {
     });
 
     it('tries listing an expired next directory once, not at every open, when S3 fails', async () => {
-      const mount = await walkedMount({ d: 6, e: 20 }, { metadataTtlMs: 100, listingPrefetch: { directories: 0 } });
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      const mount = await walkedMount({ d: 6, e: 20 }, { metadataTtlMs: SHORT_TTL_MS, listingPrefetch: { directories: 0 } });
+      await new Promise((resolve) => setTimeout(resolve, SHORT_TTL_MS + 200));
       await mount.handlers.readdir('/');
       mount.client.beforeRequest = (request) => {
         if (request.operation === 'list' && request.key === 'e/') throw new Error('S3 is down');
@@ -227,22 +233,22 @@ describe('sibling-prefetcher', () => {
 
   describe('when an object changes after its directory was listed', () => {
     it('never serves the version fetched ahead once the listing has expired', async () => {
-      const mount = await walkedMount({ d: 30 }, { metadataTtlMs: 100 });
+      const mount = await walkedMount({ d: 30 }, { metadataTtlMs: SHORT_TTL_MS });
       for (let i = 0; i < TRIGGER_WHOLE_READS; i++) await readWhole(mount, `/d/${name(i)}`);
       expect(gets(mount)).toContain('d/f005');
       mount.client.seed('d/f005', bodyOf('d/f005', 2));
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await new Promise((resolve) => setTimeout(resolve, SHORT_TTL_MS + 200));
       expect((await mount.readFile('/d/f005')).equals(bodyOf('d/f005', 2))).toBe(true);
     });
 
     it('stops at the first failed GET of a version replaced meanwhile, and the reader gets the new version after the TTL', async () => {
-      const mount = await walkedMount({ d: 30 }, { metadataTtlMs: 100 });
+      const mount = await walkedMount({ d: 30 }, { metadataTtlMs: SHORT_TTL_MS });
       for (let i = 0; i < TRIGGER_WHOLE_READS - 1; i++) await readWhole(mount, `/d/${name(i)}`);
       for (let i = 3; i < 30; i++) mount.client.seed(`d/${name(i)}`, bodyOf(`d/${name(i)}`, 2));
       await readWhole(mount, `/d/${name(2)}`);
       expect(mount.metrics.siblingPrefetchUnused.get({ dataset: 'test', reason: 'failed' })).toBe(4);
       expect(counter(mount, 'siblingPrefetchFiles')).toBe(4);
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await new Promise((resolve) => setTimeout(resolve, SHORT_TTL_MS + 200));
       expect((await mount.readFile('/d/f004')).equals(bodyOf('d/f004', 2))).toBe(true);
     });
   });
