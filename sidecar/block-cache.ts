@@ -104,6 +104,14 @@ export class BlockCache {
     return hit;
   }
 
+  /**
+   * The load of block `index` while it is on its way (from disk or S3), else undefined: for code
+   * that wants to know when a prefetch ends without reading the block (no hit or miss counted).
+   */
+  loading(object: ObjectVersion, index: number): Promise<Buffer> | undefined {
+    return this.inflight.get(this.idOf(object, index))?.promise;
+  }
+
   /** Start loading blocks [first, first + count) that are neither cached nor on their way. */
   prefetch(object: ObjectVersion, first: number, count: number): void {
     const last = Math.min(first + count, this.blockCount(object));

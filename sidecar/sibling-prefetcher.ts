@@ -312,8 +312,9 @@ export class SiblingPrefetcher {
     this.counters.files.value++;
     this.counters.bytes.value += bytes;
     blocks.prefetch(object, 0, 1);
-    // The block's single-flight promise (prefetch registered it): tells when the GET is over.
-    blocks.read(object, 0).then(
+    // The block's single-flight promise (prefetch registered it): tells when the GET is over. A
+    // block already in memory has none, and is done already.
+    (blocks.loading(object, 0) ?? Promise.resolve()).then(
       () => this.settled(),
       () => {
         state.paused = true;

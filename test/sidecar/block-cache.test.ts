@@ -36,6 +36,20 @@ describe('block-cache', () => {
   };
   const gets = () => client.count('getRange');
 
+  describe('when asked whether a block is on its way', () => {
+    it('gives the load while it runs and nothing once the block is cached, counting no hit or miss', async () => {
+      const { cache, metrics } = build();
+      expect(cache.loading(object, 2)).toBeUndefined();
+      cache.prefetch(object, 2, 1);
+      const load = cache.loading(object, 2);
+      expect(load).toBeDefined();
+      expect((await load)?.equals(data.subarray(2 * MiB, 3 * MiB))).toBe(true);
+      expect(cache.loading(object, 2)).toBeUndefined();
+      expect(metrics.cacheHits.get({ dataset: 'test', tier: 'memory' })).toBe(0);
+      expect(metrics.cacheMisses.get({ dataset: 'test', tier: 'memory' })).toBe(0);
+    });
+  });
+
   describe('when a block is in memory', () => {
     it('serves it without a request', async () => {
       const { cache, metrics } = build();
