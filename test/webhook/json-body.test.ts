@@ -73,7 +73,18 @@ describe('mayHoldPrototypeKey', () => {
     }), { numRuns: 2000 });
   });
 
-  it('is false for a body that names neither key and escapes nothing, so it is not walked', () => {
-    expect(mayHoldPrototypeKey('{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1"}}')).toBe(false);
+  it.each([
+    ['names neither key and escapes nothing', '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1"}}'],
+    ['holds "protocol" and "topologySpreadConstraints", as real pods do', '{"ports":[{"protocol":"TCP"}],"topologySpreadConstraints":[]}'],
+  ])('is false for a body that %s, so it is not walked', (_name, text) => {
+    expect(mayHoldPrototypeKey(text)).toBe(false);
+  });
+
+  it.each([
+    ['a __proto__ key', '{"a":{"__proto__":{"x":1}}}'],
+    ['a constructor key', '{"constructor":{"prototype":{}}}'],
+    ['an escaped key', '{"\\u005f_proto__":{}}'],
+  ])('is true for a body with %s', (_name, text) => {
+    expect(mayHoldPrototypeKey(text)).toBe(true);
   });
 });
