@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { issueTlsBundle } from '../../certs/tls-bundle';
 import { S3RangeRequester, uriEncode, type RangeRequestOptions } from '../../sidecar/s3-range-request';
 
 const agents = { httpAgent: new http.Agent({ keepAlive: false }), httpsAgent: new https.Agent({ keepAlive: false }) };
@@ -96,6 +97,34 @@ describe('S3RangeRequester', () => {
         name,
         $metadata: { httpStatusCode: status },
       });
+    });
+  });
+
+  describe('when the endpoint is HTTPS', () => {
+    it('verifies the server against the agent\'s CA and reads the range', async () => {
+      const bundle = await issueTlsBundle({ service: { name: 'localhost', namespace: 'default' }, now: new Date() });
+      const server = https.createServer({ key: bundle.keyPem, cert: bundle.certPem }, (request, response) => {
+        response.writeHead(206, { etag: '"t"', 'content-length': '3' }).end(request.headers.range === 'bytes=0-2' ? 'tls' : 'bad');
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const requester = new S3RangeRequester({
+          ...example,
+          endpoint: `https://localhost:${(server.address() as AddressInfo).port}`,
+          forcePathStyle: true,
+          httpsAgent: new https.Agent({ keepAlive: false, ca: bundle.caPem }),
+        });
+        const result = await requester.get('k', { offset: 0, length: 3 }, undefined, new AbortController().signal);
+        const body = await new Promise<string>((resolve) => {
+          let text = '';
+          result.body.on('data', (chunk: Buffer) => (text += chunk.toString())).on('end', () => resolve(text));
+        });
+        expect(body).toBe('tls');
+        const untrusted = new S3RangeRequester({ ...example, endpoint: `https://localhost:${(server.address() as AddressInfo).port}`, forcePathStyle: true });
+        await expect(untrusted.get('k', { offset: 0, length: 3 }, undefined, new AbortController().signal)).rejects.toThrow(/certificate/);
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
     });
   });
 });
