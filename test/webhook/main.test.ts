@@ -72,6 +72,7 @@ describe('datamount-webhook (dist/webhook/main.js)', () => {
       expect(await proc.exited).toBe(1);
       expect(proc.output()).toContain('cannot start');
       expect(proc.output()).toContain('/nonexistent/tls.crt');
+      expect(proc.output()).toContain('/nonexistent/tls.key');
     });
   });
 
