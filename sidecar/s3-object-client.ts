@@ -42,13 +42,10 @@ import {
   type RangeResult,
 } from './object-client';
 import { BodyTooLongError, readRangeBody } from './range-body';
-import { S3RangeRequester } from './s3-range-request';
+import { S3RangeRequester, type SigningCredentials } from './s3-range-request';
 
-export interface S3Credentials {
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  readonly sessionToken?: string;
-}
+/** Static S3 credentials (the ranged-GET signer and the SDK take the same). */
+export type S3Credentials = SigningCredentials;
 
 export interface S3ClientOptions {
   readonly endpoint: string;
