@@ -195,8 +195,7 @@ export class BlockCache {
         const lookup = await disk.get(block.id).catch(() => ({ found: false as const, reason: 'missing' as const }));
         if (lookup.found) {
           this.metrics.cacheHits.inc({ dataset: this.options.dataset, tier: 'disk' });
-          this.memory.set(block.id, lookup.data);
-          block.pending.resolve(lookup.data);
+          this.deliver(block, lookup.data);
           return undefined;
         }
         this.metrics.cacheMisses.inc({ dataset: this.options.dataset, tier: 'disk', ...(lookup.reason === 'corrupt' ? { reason: 'corrupt' } : {}) });
@@ -205,6 +204,12 @@ export class BlockCache {
       missing = (await Promise.all(lookups)).filter((block) => block !== undefined);
     }
     await Promise.all(this.runs(missing).map((run) => this.fetch(object, run)));
+  }
+
+  /** A loaded block: into the memory tier, then to everyone waiting for it. */
+  private deliver(block: Wanted, data: Buffer): void {
+    this.memory.set(block.id, data);
+    block.pending.resolve(data);
   }
 
   /** Group ascending blocks into runs of consecutive indices no longer than one request. */
@@ -242,9 +247,8 @@ export class BlockCache {
       const wanted = run[next];
       if (!wanted) return;
       next++;
-      this.memory.set(wanted.id, block);
       this.disk?.put(wanted.id, block);
-      wanted.pending.resolve(block);
+      this.deliver(wanted, block);
     };
     try {
       const result = await this.client.getRange(object.key, { offset, length }, object.etag, { size: blockSize, onPart });
