@@ -40,17 +40,13 @@ export async function readTlsPair(certPath: string, keyPath: string): Promise<Tl
   // Both read before either failure is reported, so the message names every unreadable file
   // (and always the same one first), not whichever read happened to fail first.
   const [certRead, keyRead] = await Promise.allSettled([readFile(certPath), readFile(keyPath)]);
-  const failures = [certRead, keyRead].flatMap((read) => (read.status === 'rejected' ? [describeReadError(read.reason)] : []));
+  const failures = [certRead, keyRead].flatMap((read) => (read.status === 'rejected' ? [describeError(read.reason)] : []));
   if (certRead.status === 'rejected' || keyRead.status === 'rejected') throw new Error(failures.join('; '));
   const cert = certRead.value;
   const key = keyRead.value;
   // Throws when the PEM is malformed or the key does not belong to the certificate.
   createSecureContext({ cert, key });
   return { cert, key };
-}
-
-function describeReadError(reason: unknown): string {
-  return reason instanceof Error ? reason.message : String(reason);
 }
 
 export class TlsReloader {
