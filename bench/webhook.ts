@@ -401,10 +401,16 @@ export function formatWebhookTable(rows: WebhookBenchRow[]): string {
   return lines.join('\n');
 }
 
-function argValue(argv: string[], name: string): number | undefined {
+/** The number after `name`, or undefined when the option is absent; a bad value is an error naming it. */
+function argValue(argv: string[], name: string, accepts: 'positive' | 'zero or more' = 'positive'): number | undefined {
   const i = argv.indexOf(name);
-  const value = i >= 0 ? Number(argv[i + 1]) : undefined;
-  return value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
+  if (i < 0) return undefined;
+  const text = argv[i + 1];
+  const value = Number(text);
+  if (text === undefined || text.trim() === '' || !Number.isFinite(value) || value < 0 || (value === 0 && accepts === 'positive')) {
+    throw new RangeError(`${name} ${text ?? '(missing)'}: a number, ${accepts === 'positive' ? 'greater than 0' : '0 or more'}, is accepted`);
+  }
+  return value;
 }
 
 if (require.main === module) {
@@ -415,16 +421,21 @@ if (require.main === module) {
     });
   } else {
     const options: WebhookBenchOptions = { log: (line) => process.stderr.write(`${line}\n`) };
-    const durationMs = argValue(argv, '--duration-ms');
-    const rate = argValue(argv, '--rate');
-    const connections = argValue(argv, '--connections');
-    const rounds = argValue(argv, '--rounds');
-    const warmupMs = argv.includes('--warmup-ms') ? Number(argv[argv.indexOf('--warmup-ms') + 1]) : undefined;
-    if (durationMs) options.durationMs = durationMs;
-    if (rate) options.rate = rate;
-    if (connections) options.connections = connections;
-    if (rounds) options.rounds = Math.round(rounds);
-    if (warmupMs !== undefined && Number.isFinite(warmupMs) && warmupMs >= 0) options.warmupMs = warmupMs;
+    try {
+      const durationMs = argValue(argv, '--duration-ms');
+      const rate = argValue(argv, '--rate');
+      const connections = argValue(argv, '--connections');
+      const rounds = argValue(argv, '--rounds');
+      const warmupMs = argValue(argv, '--warmup-ms', 'zero or more');
+      if (durationMs !== undefined) options.durationMs = durationMs;
+      if (rate !== undefined) options.rate = rate;
+      if (connections !== undefined) options.connections = connections;
+      if (rounds !== undefined) options.rounds = Math.max(1, Math.round(rounds));
+      if (warmupMs !== undefined) options.warmupMs = warmupMs;
+    } catch (error) {
+      process.stderr.write(`webhook bench: ${(error as Error).message}\n`);
+      process.exit(2);
+    }
     if (argv.includes('--max-only')) options.modes = ['max'];
     if (argv.includes('--webhook-only')) options.targets = ['webhook /mutate'];
     runWebhookBench(options).then((rows) => {
