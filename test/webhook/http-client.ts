@@ -5,6 +5,7 @@
  * and make real requests, which exercises the real HTTP stack as a bonus.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { WebhookServer } from '../../webhook/server';
 
@@ -31,6 +32,24 @@ export function send(base: string, method: string, path: string, body?: string, 
         const text = Buffer.concat(chunks).toString('utf8');
         resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: text, json: <T,>() => JSON.parse(text) as T });
       });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** An HTTPS request to a loopback port, verifying the server against `ca` under `servername`, as the API server calls the webhook. */
+export function sendHttps(
+  target: { port: number; ca: string; servername: string }, method: string, path: string, body?: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({
+      host: '127.0.0.1', port: target.port, method, path, servername: target.servername, ca: target.ca, agent: false,
+      headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {},
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
     });
     req.on('error', reject);
     req.end(body);

@@ -6,13 +6,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeKubeApi, type FakeKubeApi } from '../support/fake-kube-api';
 import { FIXTURES, loadReview } from './review-fixtures';
 import { makeServingCert, makeTestCa, WEBHOOK_DNS_NAMES, WEBHOOK_SERVER_NAME } from './test-ca';
 import { freePort } from '../support/free-port';
+import { sendHttps } from './http-client';
 
 const MAIN = join(__dirname, '..', '..', 'dist', 'webhook', 'main.js');
 
@@ -30,18 +30,7 @@ function run(env: Record<string, string>): { child: ChildProcess; output: () => 
 type Call = (method: string, path: string, body?: string) => Promise<{ status: number; body: string }>;
 
 function httpsCaller(port: number, caPem: string): Call {
-  return (method, path, body) => new Promise((resolve, reject) => {
-    const req = https.request({
-      host: '127.0.0.1', port, method, path, servername: WEBHOOK_SERVER_NAME, ca: caPem, agent: false,
-      headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {},
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  return (method, path, body) => sendHttps({ port, ca: caPem, servername: WEBHOOK_SERVER_NAME }, method, path, body);
 }
 
 async function waitReady(call: Call): Promise<number> {

@@ -1,4 +1,3 @@
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +5,7 @@ import type { AdmissionResponse } from '../../webhook/admission-review';
 import { MemoryCatalog } from '../../webhook/catalog';
 import { loadConfig } from '../../webhook/config';
 import { buildServer, type WebhookServer } from '../../webhook/server';
-import { listenLocally, type Reply, send } from './http-client';
+import { listenLocally, type Reply, send, sendHttps } from './http-client';
 import { assertValidPod } from '../support/k8s-schema';
 import { FIXTURES, fixtureCatalog, loadReview, patchedPod } from './review-fixtures';
 import { makeServingCert, makeTestCa, WEBHOOK_DNS_NAMES, WEBHOOK_SERVER_NAME } from './test-ca';
@@ -201,18 +200,7 @@ describe('buildServer', () => {
     afterAll(() => server.close());
 
     function call(servername: string, body: string): Promise<{ status: number; body: string }> {
-      return new Promise((resolve, reject) => {
-        const req = https.request({
-          host: '127.0.0.1', port, servername, ca: ca.certPem, method: 'POST', path: '/mutate',
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
+      return sendHttps({ port, ca: ca.certPem, servername }, 'POST', '/mutate', body);
     }
 
     it(`verifies against the CA with server name ${WEBHOOK_SERVER_NAME} and gets the patch`, async () => {
