@@ -54,7 +54,6 @@ export class ListingPrefetcher {
   /** A reader read the directory at `path`, whose entries are `listing`. */
   onReaddir(path: string, listing: Listing): void {
     const ahead = this.deps.options.directories;
-    if (ahead <= 0) return;
     if (this.listedAhead.has(path)) {
       this.listedAhead.delete(path);
       this.used.value++;

@@ -146,10 +146,6 @@ export class SiblingPrefetcher {
     };
   }
 
-  get enabled(): boolean {
-    return this.deps.options.aheadFiles > 0 && this.deps.options.maxRequests > 0;
-  }
-
   /** A file was opened for reading, as `object` (the version its handle pins). */
   onOpen(path: string, object: ObjectVersion): void {
     const [directory, name] = splitPath(path);
@@ -182,7 +178,6 @@ export class SiblingPrefetcher {
 
   /** The reading state of a directory whose listing is fresh; rebuilt (progress kept) when the listing was refreshed. */
   private stateOf(directory: string): DirectoryState | undefined {
-    if (!this.enabled) return undefined;
     const listing = this.deps.tree.freshListing(directory);
     if (!listing) return undefined;
     const known = this.directories.get(directory);
