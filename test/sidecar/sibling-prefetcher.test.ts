@@ -15,13 +15,13 @@ function bodyOf(key: string, version = 1): Buffer {
   return Buffer.alloc(FILE_BYTES, `${key} v${version};`);
 }
 
-/** A mount over `dirs` (directory → file count), read-only, with a small sibling budget; every directory listed, as a walk does. */
 /**
  * A metadata lifetime short enough to wait out, long enough that a walk and a few reads finish
  * inside it on a loaded CI machine (100 ms made these tests fail about one run in ten there).
  */
 const SHORT_TTL_MS = 1000;
 
+/** A mount over `dirs` (directory → file count), read-only, with a small sibling budget; every directory listed, as a walk does. */
 async function walkedMount(dirs: Record<string, number>, overrides: Partial<DatasetSpec> = {}): Promise<TestMount> {
   const mount = testMount({ readOnly: true, siblingPrefetch: { aheadFiles: 8, maxRequests: 4 }, ...overrides });
   for (const [dir, count] of Object.entries(dirs)) {
