@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeKubeApi, type FakeKubeApi } from '../support/fake-kube-api';
 import { FIXTURES, loadReview } from './review-fixtures';
-import { makeServingCert, makeTestCa, WEBHOOK_DNS_NAMES, WEBHOOK_SERVER_NAME } from './test-ca';
+import { makeServingCert, makeTestCa, type ServingCert, WEBHOOK_DNS_NAMES, WEBHOOK_SERVER_NAME } from './test-ca';
 import { freePort } from '../support/free-port';
 import { sendHttps } from './http-client';
 
@@ -31,6 +31,14 @@ type Call = (method: string, path: string, body?: string) => Promise<{ status: n
 
 function httpsCaller(port: number, caPem: string): Call {
   return (method, path, body) => sendHttps({ port, ca: caPem, servername: WEBHOOK_SERVER_NAME }, method, path, body);
+}
+
+/** A fresh folder holding the serving certificate and key, and the variables that point the webhook at them. */
+async function writeServingPair(prefix: string, serving: ServingCert): Promise<{ dir: string; tlsEnv: Record<string, string> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await writeFile(join(dir, 'tls.crt'), serving.certPem);
+  await writeFile(join(dir, 'tls.key'), serving.keyPem);
+  return { dir, tlsEnv: { DATAMOUNT_TLS_CERT: join(dir, 'tls.crt'), DATAMOUNT_TLS_KEY: join(dir, 'tls.key') } };
 }
 
 async function waitReady(call: Call): Promise<number> {
@@ -73,12 +81,11 @@ describe('datamount-webhook (dist/webhook/main.js)', () => {
     let proc: ReturnType<typeof run>;
 
     beforeAll(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'datamount-main-'));
-      await writeFile(join(dir, 'tls.crt'), serving.certPem);
-      await writeFile(join(dir, 'tls.key'), serving.keyPem);
+      const pair = await writeServingPair('datamount-main-', serving);
+      dir = pair.dir;
       port = await freePort();
       proc = run({
-        DATAMOUNT_TLS_CERT: join(dir, 'tls.crt'), DATAMOUNT_TLS_KEY: join(dir, 'tls.key'),
+        ...pair.tlsEnv,
         DATAMOUNT_PORT: String(port), DATAMOUNT_HOST: '127.0.0.1', DATAMOUNT_CATALOG: join(FIXTURES, 'catalog.yaml'), DATAMOUNT_LOG_LEVEL: 'warn',
       });
     });
@@ -110,9 +117,8 @@ describe('datamount-webhook (dist/webhook/main.js)', () => {
     let call: Call;
 
     beforeAll(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'datamount-main-kube-'));
-      await writeFile(join(dir, 'tls.crt'), serving.certPem);
-      await writeFile(join(dir, 'tls.key'), serving.keyPem);
+      const pair = await writeServingPair('datamount-main-kube-', serving);
+      dir = pair.dir;
       api = await startFakeKubeApi();
       api.seed({ apiVersion: 'datamount.dev/v1alpha1', kind: 'Dataset', metadata: { name: 'imagenet', namespace: 'ml' }, spec: { s3: { endpoint: 'https://s3.example.com', bucket: 'training-data' } } });
       await writeFile(join(dir, 'kubeconfig'), [
@@ -123,7 +129,7 @@ describe('datamount-webhook (dist/webhook/main.js)', () => {
       ].join('\n'));
       const port = await freePort();
       call = httpsCaller(port, ca.certPem);
-      proc = run({ DATAMOUNT_TLS_CERT: join(dir, 'tls.crt'), DATAMOUNT_TLS_KEY: join(dir, 'tls.key'), DATAMOUNT_PORT: String(port), DATAMOUNT_HOST: '127.0.0.1', KUBECONFIG: join(dir, 'kubeconfig'), DATAMOUNT_LOG_LEVEL: 'warn' });
+      proc = run({ ...pair.tlsEnv, DATAMOUNT_PORT: String(port), DATAMOUNT_HOST: '127.0.0.1', KUBECONFIG: join(dir, 'kubeconfig'), DATAMOUNT_LOG_LEVEL: 'warn' });
     });
 
     afterAll(async () => {
