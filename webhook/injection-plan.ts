@@ -184,11 +184,12 @@ function checkMountPaths(containers: Container[], datasets: PlannedDataset[], pr
 }
 
 function checkEnvConflicts(containers: Container[], datasets: PlannedDataset[], problems: string[]): void {
-  if (!datasets.some((d) => d.request.env || d.request.datashimConfigmap)) return;
+  const withEnv = datasets.filter((d) => d.request.env || d.request.datashimConfigmap);
+  if (withEnv.length === 0) return;
   for (const container of containers) {
     const existing = new Set((container.env ?? []).map((e) => e.name));
     if (existing.size === 0) continue;
-    const clashes = datasets.filter((d) => (d.request.env || d.request.datashimConfigmap) && d.containers.includes(container.name))
+    const clashes = withEnv.filter((d) => d.containers.includes(container.name))
       .flatMap(appEnv).map((e) => e.name).filter((n) => existing.has(n));
     if (clashes.length > 0) problems.push(`container "${container.name}" already defines ${clashes.join(', ')}, which datamount would set; remove them or do not use use-as env / useas configmap`);
   }
