@@ -38,18 +38,9 @@ export class FileTree {
     const cached = this.cache.entry(path);
     if (cached !== undefined) return cached;
     const [parent, name] = splitPath(path);
-    const parentListing = this.cache.listing(parent);
-    if (parentListing) {
-      const entry = parentListing.get(name) ?? null;
-      this.cache.setEntry(path, entry);
-      return entry;
-    }
-    if (this.cache.listingExpired(parent)) {
-      const entry = (await this.list(parent)).get(name) ?? null;
-      this.cache.setEntry(path, entry);
-      return entry;
-    }
-    const entry = await this.lookup(path);
+    // The parent's listing answers: a fresh one as it is, an expired one once listed again (module header).
+    const parentListing = this.cache.listing(parent) ?? (this.cache.listingExpired(parent) ? await this.list(parent) : undefined);
+    const entry = parentListing ? parentListing.get(name) ?? null : await this.lookup(path);
     this.cache.setEntry(path, entry);
     return entry;
   }
