@@ -157,8 +157,7 @@ function numbered(problems: string[]): string {
 
 function withWarnings(response: AdmissionResponse, warnings: string[]): AdmissionResponse {
   if (warnings.length === 0) return response;
-  const unique = [...new Set(warnings)].slice(0, MAX_WARNINGS);
-  return unique.length > 0 ? { ...response, warnings: unique } : response;
+  return { ...response, warnings: [...new Set(warnings)].slice(0, MAX_WARNINGS) };
 }
 
 /** Mutates `pod` into the injected pod; returns the placement-hint reason (if hints were planned). */
