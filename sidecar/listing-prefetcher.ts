@@ -14,7 +14,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { FileTree } from './file-tree';
-import { subdirectoriesOf, type Listing } from './metadata-cache';
+import { subdirectoriesAfter, subdirectoriesOf, type Listing } from './metadata-cache';
 import type { SidecarMetrics } from './metrics';
 import { joinPath, splitPath } from './path-names';
 
@@ -64,11 +64,7 @@ export class ListingPrefetcher {
     // Siblings only inside a directory the walker read: `ls -R dir` does not go on to dir's siblings.
     if (path !== '/' && this.walked.has(parent)) {
       const parentListing = this.deps.tree.freshListing(parent);
-      if (parentListing) {
-        const siblings = subdirectoriesOf(parentListing);
-        const at = siblings.position.get(name);
-        if (at !== undefined) wanted.push(...siblings.names.slice(at + 1, at + 1 + ahead).map((sibling) => joinPath(parent, sibling)));
-      }
+      if (parentListing) wanted.push(...subdirectoriesAfter(parentListing, name, ahead).map((sibling) => joinPath(parent, sibling)));
     }
     const fresh = wanted.filter((dir) => !this.listedAhead.has(dir) && !this.deps.tree.freshListing(dir));
     if (fresh.length === 0) return;

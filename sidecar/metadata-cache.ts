@@ -111,3 +111,10 @@ export function subdirectoriesOf(listing: Listing): Subdirectories {
   }
   return known;
 }
+
+/** Up to `count` subdirectories of `listing` that come after the subdirectory `name`; none if it is not one. */
+export function subdirectoriesAfter(listing: Listing, name: string, count: number): string[] {
+  const { names, position } = subdirectoriesOf(listing);
+  const at = position.get(name);
+  return at === undefined ? [] : names.slice(at + 1, at + 1 + count);
+}

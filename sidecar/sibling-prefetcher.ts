@@ -33,7 +33,7 @@
 import { LRUCache } from 'lru-cache';
 import type { BlockCache, ObjectVersion } from './block-cache';
 import type { FileTree } from './file-tree';
-import { subdirectoriesOf, type Listing } from './metadata-cache';
+import { subdirectoriesAfter, type Listing } from './metadata-cache';
 import type { SidecarMetrics } from './metrics';
 import { joinPath, splitPath, type PathNames } from './path-names';
 
@@ -267,9 +267,7 @@ export class SiblingPrefetcher {
     const [parent, name] = splitPath(state.path);
     const siblings = this.deps.tree.freshListing(parent);
     if (!siblings) return undefined;
-    const directories = subdirectoriesOf(siblings);
-    const at = directories.position.get(name);
-    const after = at === undefined ? undefined : directories.names[at + 1];
+    const [after] = subdirectoriesAfter(siblings, name, 1);
     if (after === undefined) return undefined;
     const path = joinPath(parent, after);
     const next = this.stateOf(path);
