@@ -139,11 +139,16 @@ function sidecarResources(config: WebhookConfig, wanted: PodRequest): InjectionP
   return result;
 }
 
+/** The keys that more than one Dataset would use, each with those Datasets' names. */
+function sharedKeys(pairs: [key: string, dataset: string][]): [string, string[]][] {
+  const owners = new Map<string, string[]>();
+  for (const [key, dataset] of pairs) owners.set(key, [...(owners.get(key) ?? []), dataset]);
+  return [...owners].filter(([, names]) => names.length > 1);
+}
+
 function checkSharedEnvNames(datasets: PlannedDataset[], problems: string[]): void {
-  const byPart = new Map<string, string[]>();
-  for (const d of datasets) byPart.set(envNamePart(d.dataset.name), [...(byPart.get(envNamePart(d.dataset.name)) ?? []), d.dataset.name]);
-  for (const [part, names] of byPart) {
-    if (names.length > 1) problems.push(`Datasets ${names.map((n) => `"${n}"`).join(' and ')} would share the variable names DATASET_${part}_* / DATAMOUNT_${part}_*; ask for only one of them`);
+  for (const [part, names] of sharedKeys(datasets.map((d) => [envNamePart(d.dataset.name), d.dataset.name]))) {
+    problems.push(`Datasets ${names.map((n) => `"${n}"`).join(' and ')} would share the variable names DATASET_${part}_* / DATAMOUNT_${part}_*; ask for only one of them`);
   }
 }
 
@@ -153,12 +158,9 @@ function checkSharedEnvNames(datasets: PlannedDataset[], problems: string[]): vo
  * hashed form); refuse that rather than let one volume silently stand for both.
  */
 function checkSharedVolumeNames(datasets: PlannedDataset[], problems: string[]): void {
-  const owners = new Map<string, string[]>();
-  for (const d of datasets.filter((p) => p.request.mount)) {
-    for (const volume of [d.volumeName, d.cacheVolumeName]) owners.set(volume, [...(owners.get(volume) ?? []), d.dataset.name]);
-  }
-  for (const [volume, names] of owners) {
-    if (names.length > 1) problems.push(`Datasets ${names.map((n) => `"${n}"`).join(' and ')} would share the volume name "${volume}"; ask for only one of them`);
+  const volumes = datasets.filter((d) => d.request.mount).flatMap((d): [string, string][] => [[d.volumeName, d.dataset.name], [d.cacheVolumeName, d.dataset.name]]);
+  for (const [volume, names] of sharedKeys(volumes)) {
+    problems.push(`Datasets ${names.map((n) => `"${n}"`).join(' and ')} would share the volume name "${volume}"; ask for only one of them`);
   }
 }
 
