@@ -132,7 +132,7 @@ export class SiblingPrefetcher {
   /** The directory a reader opened a file in last: where a freed budget is spent. */
   private current: DirectoryState | undefined;
   private readonly now: () => number;
-  private readonly counters: { files: { value: number }; bytes: { value: number }; used: { value: number }; expired: { value: number }; failed: { value: number } };
+  private readonly counters: Record<'files' | 'bytes' | 'used' | 'expired' | 'failed', { value: number }>;
 
   constructor(private readonly deps: SiblingPrefetcherDeps) {
     this.now = deps.now ?? Date.now;
