@@ -2,10 +2,11 @@
  * Read-ahead across directories: `ls -R`, `find`, `du` and a data loader's dataset walk list a
  * directory, then descend into its subdirectories one after another, each a LIST they wait for.
  * When a directory is read (readdir), its first subdirectories, and — when its parent was read
- * too — the subdirectories of its parent that come after it, are listed ahead — a window of `directories` ahead of the walker,
- * whichever order it descends in (depth first, as `ls -R` and `find`; breadth first, as a
- * Python `os.walk` or a dataset class) — so that its next readdir finds the listing cached or
- * already on its way (the file tree's single flight joins a walker to a LIST in progress).
+ * too — the subdirectories of its parent that come after it, are listed ahead: a window of
+ * `directories` ahead of the walker, whichever order it descends in (depth first, as `ls -R`
+ * and `find`; breadth first, as a Python `os.walk` or a dataset class), so that its next
+ * readdir finds the listing cached or already on its way (the file tree's single flight joins
+ * a walker to a LIST in progress).
  *
  * Bounds: at most `directories` LISTs in flight, only subdirectories of directories a reader
  * actually read, at most `directories` ahead of the last one read; directories cached already

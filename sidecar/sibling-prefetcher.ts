@@ -20,9 +20,9 @@
  *   files are opened out of order (a shuffled epoch: some open lands more than `ORDER_SLACK`
  *   files behind the furthest one opened) has no "ahead" — every file not read yet comes next,
  *   equally likely — so only the bytes bound holds it: counted in files, a shuffled reader
- *   would rarely open one of the few fetched and the budget would stay full. A file fetched ahead but not opened within
- *   `AHEAD_EXPIRY_MS` stops counting against the budget (it was not needed soon, as far as can
- *   be told) and counts as unused.
+ *   would rarely open one of the few fetched and the budget would stay full. A file fetched
+ *   ahead but not opened within `AHEAD_EXPIRY_MS` stops counting against the budget (it was not
+ *   needed soon, as far as can be told) and counts as unused.
  * - Files larger than `MAX_SIBLING_BYTES` are left alone: the round trip saved is small next to
  *   their transfer, and the sequential read-ahead takes over from their first read.
  * - Versions: a file is fetched as the directory's listing describes it (key, size, ETag); the
