@@ -77,13 +77,14 @@ describe('datamount-webhook (dist/webhook/main.js)', () => {
     const ca = makeTestCa();
     const serving = makeServingCert(ca, WEBHOOK_DNS_NAMES);
     let dir: string;
-    let port: number;
     let proc: ReturnType<typeof run>;
+    let call: Call;
 
     beforeAll(async () => {
       const pair = await writeServingPair('datamount-main-', serving);
       dir = pair.dir;
-      port = await freePort();
+      const port = await freePort();
+      call = httpsCaller(port, ca.certPem);
       proc = run({
         ...pair.tlsEnv,
         DATAMOUNT_PORT: String(port), DATAMOUNT_HOST: '127.0.0.1', DATAMOUNT_CATALOG: join(FIXTURES, 'catalog.yaml'), DATAMOUNT_LOG_LEVEL: 'warn',
@@ -94,8 +95,6 @@ describe('datamount-webhook (dist/webhook/main.js)', () => {
       if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
     });
-
-    const call: Call = (method, path, body) => httpsCaller(port, ca.certPem)(method, path, body);
 
     it('becomes ready over HTTPS, answers a review with a patch, and exits 0 on SIGTERM', async () => {
       const ready = await waitReady(call);
