@@ -3,13 +3,9 @@
  * s3rver, read by `cat` and `dd` in other child processes, GETs counted at the server.
  */
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { forceUnmountAll } from '../support/fuse-cleanup';
-import { startS3Server, type S3Server } from '../support/s3-server';
-import { childEnv, ensureBuilt, shell, startSidecar, type SidecarProcess } from './sidecar-process';
+import type { S3Server } from '../support/s3-server';
+import { startBucketMounts, type BucketMounts } from './bucket-mounts';
+import { shell } from './sidecar-process';
 
 jest.setTimeout(120_000);
 
@@ -23,19 +19,9 @@ const smallBody = (dir: string, i: number): Buffer => Buffer.alloc(8192 + i, `${
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 describe('sibling prefetch through a FUSE mount (integration)', () => {
+  let mounts: BucketMounts | undefined;
   let s3: S3Server;
-  let work: string;
-  const running: SidecarProcess[] = [];
-
-  const mount = async (dirName: string, extra: string[]): Promise<string> => {
-    const dir = path.join(work, dirName);
-    await fs.mkdir(dir, { recursive: true });
-    running.push(await startSidecar(
-      ['mount', `s3://${BUCKET}`, dir, '--endpoint', s3.endpoint, '--read-only', '--metadata-ttl', '60', ...extra],
-      childEnv({ AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }),
-    ));
-    return dir;
-  };
+  const mount = (dirName: string, extra: string[]): Promise<string> => mounts!.mount(dirName, extra);
 
   /** GETs the server saw for keys under `prefix`, once the mount has been quiet for a while. */
   const getsUnder = async (prefix: string): Promise<string[]> => {
@@ -51,25 +37,16 @@ describe('sibling prefetch through a FUSE mount (integration)', () => {
   };
 
   beforeAll(async () => {
-    await ensureBuilt();
-    work = await fs.mkdtemp(path.join(os.tmpdir(), 'sibling-it-'));
-    s3 = await startS3Server({ buckets: [BUCKET] });
-    const client = new S3Client({
-      endpoint: s3.endpoint, region: s3.region, forcePathStyle: true,
-      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
-    });
-    const put = (key: string, body: Buffer) => client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
-    for (const dir of ['walk', 'off']) for (let i = 0; i < SMALL_FILES; i++) await put(`${dir}/${name(i)}`, smallBody(dir, i));
-    for (let i = 0; i < LARGE_FILES; i++) await put(`large/${name(i)}`, Buffer.alloc(3 * MiB, `large/${name(i)};`));
-    client.destroy();
+    function* objects(): Generator<[string, Buffer]> {
+      for (const dir of ['walk', 'off']) for (let i = 0; i < SMALL_FILES; i++) yield [`${dir}/${name(i)}`, smallBody(dir, i)];
+      for (let i = 0; i < LARGE_FILES; i++) yield [`large/${name(i)}`, Buffer.alloc(3 * MiB, `large/${name(i)};`)];
+    }
+    mounts = await startBucketMounts(BUCKET, objects());
+    s3 = mounts.s3;
   });
 
   afterAll(async () => {
-    await Promise.all(running.map((p) => p.stop('SIGKILL')));
-    if (work) await forceUnmountAll(work);
-    await s3?.stop();
-    if (work) await fs.rm(work, { recursive: true, force: true });
+    await mounts?.stop();
   });
 
   describe('when a reader lists a directory and then reads its files whole, one by one', () => {
