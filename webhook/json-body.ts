@@ -15,6 +15,8 @@
  * so the caller learns what is wrong with it and not only that something is.
  */
 
+import { token } from './pod-patch';
+
 /** A body that cannot be an AdmissionReview; a SyntaxError, which the server answers with 400. */
 export class JsonBodyError extends SyntaxError {
   constructor(message: string) {
@@ -80,7 +82,7 @@ export function prototypeKeyPath(value: unknown): string | undefined {
     if (typeof ctor === 'object' && ctor !== null && Object.hasOwn(ctor, 'prototype')) return `${path}/constructor/prototype`;
     for (const key of Object.keys(record)) {
       const child = record[key];
-      if (typeof child === 'object' && child !== null) pending.push({ node: child, path: `${path}/${key}` });
+      if (typeof child === 'object' && child !== null) pending.push({ node: child, path: `${path}/${token(key)}` });
     }
   }
   return undefined;

@@ -53,7 +53,7 @@ function own(obj: Json, key: string): unknown {
 }
 
 /** RFC 6901: "~" and "/" in a key are escaped as "~0" and "~1". */
-function token(key: string): string {
+export function token(key: string): string {
   // Most keys have neither; two regular-expression replaces per key were a measurable share of the diff.
   if (key.indexOf('~') === -1 && key.indexOf('/') === -1) return key;
   return key.replace(/~/g, '~0').replace(/\//g, '~1');

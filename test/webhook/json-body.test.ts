@@ -65,6 +65,12 @@ describe('parseJsonBody', () => {
   });
 });
 
+describe('prototypeKeyPath', () => {
+  it('names where the key is as a JSON pointer, escaping ~ and / in the keys on the way', () => {
+    expect(prototypeKeyPath(JSON.parse('{"a/b":{"c~d":[{"__proto__":{}}]}}'))).toBe('/a~1b/c~0d/0/__proto__');
+  });
+});
+
 describe('mayHoldPrototypeKey', () => {
   it('is true for every JSON text whose parsed value holds a prototype key, however its keys are escaped', () => {
     fc.assert(fc.property(jsonText, (text) => {
