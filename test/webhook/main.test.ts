@@ -140,7 +140,10 @@ describe('datamount-webhook (dist/webhook/main.js)', () => {
 
     it('lists and watches the Datasets, becomes ready, and injects one created after start-up', async () => {
       expect(await waitReady(call)).toBe(200);
-      expect(api.requests.some((r) => r.path === '/apis/datamount.dev/v1alpha1/datasets' && r.query.watch === 'true')).toBe(true);
+      // Ready follows the list; the watch request may reach the API a moment later.
+      const watching = () => api.requests.some((r) => r.path === '/apis/datamount.dev/v1alpha1/datasets' && r.query.watch === 'true');
+      for (const deadline = Date.now() + 5000; !watching() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+      expect(watching()).toBe(true);
       api.seed({ apiVersion: 'datamount.dev/v1alpha1', kind: 'Dataset', metadata: { name: 'coco', namespace: 'ml' }, spec: { s3: { endpoint: 'https://s3.example.com', bucket: 'coco' } } });
       const review = loadReview('deployment-pod');
       const reply = await call('POST', '/mutate', JSON.stringify(review));
