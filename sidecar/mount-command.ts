@@ -93,10 +93,10 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
     if (value === undefined) problems.push(`--${name} "${text}" is not ${QUANTITY_HELP}`);
     return value ?? 0;
   };
-  const integer = (name: string, text: string | undefined, fallback: number): number => {
+  const integer = (name: string, text: string | undefined, fallback: number, min = 0, hint = ''): number => {
     if (text === undefined) return fallback;
     const value = Number(text);
-    if (!Number.isInteger(value) || value < 0) problems.push(`--${name} "${text}" must be a non-negative integer`);
+    if (!Number.isInteger(value) || value < min) problems.push(`--${name} "${text}" must be an integer ≥ ${min}${hint}`);
     return value;
   };
   const cacheBytes = quantity('cache-size', values['cache-size']);
@@ -110,11 +110,9 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
   const gid = integer('gid', values.gid, defaults.gid);
   const readaheadKiB = integer('readahead-kib', values['readahead-kib'], DEFAULT_READAHEAD_KIB);
   const siblingFiles = integer('sibling-prefetch', values['sibling-prefetch'], DEFAULT_SIBLING_PREFETCH.aheadFiles);
-  const siblingRequests = integer('sibling-prefetch-requests', values['sibling-prefetch-requests'], DEFAULT_SIBLING_PREFETCH.maxRequests);
-  if (siblingRequests < 1) problems.push('--sibling-prefetch-requests must be at least 1 (turn sibling prefetch off with --sibling-prefetch 0)');
+  const siblingRequests = integer('sibling-prefetch-requests', values['sibling-prefetch-requests'], DEFAULT_SIBLING_PREFETCH.maxRequests, 1, ' (turn sibling prefetch off with --sibling-prefetch 0)');
   const listingAhead = integer('listing-prefetch', values['listing-prefetch'], DEFAULT_LISTING_PREFETCH.directories);
-  const s3Attempts = integer('s3-attempts', values['s3-attempts'], DEFAULT_MAX_ATTEMPTS);
-  if (s3Attempts < 1) problems.push('--s3-attempts must be at least 1');
+  const s3Attempts = integer('s3-attempts', values['s3-attempts'], DEFAULT_MAX_ATTEMPTS, 1);
   const s3Timeout = values['s3-timeout'] === undefined ? DEFAULT_ATTEMPT_TIMEOUT_MS / 1000 : Number(values['s3-timeout']);
   if (!Number.isFinite(s3Timeout) || s3Timeout <= 0) problems.push(`--s3-timeout "${values['s3-timeout']}" must be a number of seconds > 0`);
   let credentials;
