@@ -43,7 +43,7 @@ describe('mount-command', () => {
       ['a bad uid', ['s3://b', '/mnt', '--endpoint', 'http://x', '--uid', '1.5'], '--uid "1.5"'],
       ['a sibling prefetch that is not a number', ['s3://b', '/mnt', '--endpoint', 'http://x', '--sibling-prefetch', 'many'], '--sibling-prefetch "many"'],
       ['no sibling prefetch requests', ['s3://b', '/mnt', '--endpoint', 'http://x', '--sibling-prefetch-requests', '0'], '--sibling-prefetch-requests "0" must be an integer ≥ 1 (turn sibling prefetch off with --sibling-prefetch 0)'],
-      ['no S3 attempts', ['s3://b', '/mnt', '--endpoint', 'http://x', '--s3-attempts', '-1'], '--s3-attempts "-1" must be an integer ≥ 1'],
+      ['no S3 attempts', ['s3://b', '/mnt', '--endpoint', 'http://x', '--s3-attempts', '0'], '--s3-attempts "0" must be an integer ≥ 1'],
       ['a fractional listing prefetch', ['s3://b', '/mnt', '--endpoint', 'http://x', '--listing-prefetch', '2.5'], '--listing-prefetch "2.5"'],
       ['an unknown option', ['s3://b', '/mnt', '--endpoint', 'http://x', '--turbo'], "Unknown option '--turbo'"],
     ])('says what is wrong with %s', (_name, args, message) => {
