@@ -22,6 +22,7 @@
  * each alternative the pod allowed must be narrowed), or adds one term if there is none; a term
  * that already restricts the hostname with `In` is left alone, for the same reason.
  */
+import { type PlannedNode, rankCachedNodes } from './cache-ranking';
 
 export type CacheAffinityMode = 'preferred' | 'required' | 'none';
 
@@ -38,7 +39,7 @@ export interface CacheHintInput {
   datasetKeys: string[];
   /** Dataset sizes in bytes, where the caller knows them. */
   datasetSizes?: Record<string, number>;
-  reports: NodeCacheReport[];
+  reports: readonly NodeCacheReport[];
   mode: CacheAffinityMode;
   now: Date;
   /** Reports older than this are ignored (a node that stopped reporting may be gone). */
@@ -73,17 +74,19 @@ function isObject(value: unknown): value is JsonObject {
 /**
  * Reads the ConfigMap's `data`. A value that is not a valid report is skipped with a log line
  * (a broken reporter on one node must never break admission for the cluster); a single bad
- * dataset entry inside an otherwise valid report is skipped alone. Never throws.
+ * dataset entry inside an otherwise valid report is skipped alone. Never throws. The list and
+ * its reports are frozen: planCacheHints may then keep their ranking (cache-ranking.ts).
  */
 export function parseCacheLocations(data: Record<string, string> | undefined, log?: Log): NodeCacheReport[] {
-  if (!isObject(data)) return [];
+  if (!isObject(data)) return Object.freeze([] as NodeCacheReport[]) as NodeCacheReport[];
   const reports: NodeCacheReport[] = [];
   for (const node of Object.keys(data).sort()) {
     const report = parseReport(node, data[node], log);
     if (typeof report === 'string') log?.('cache-location entry skipped', { node, reason: report });
-    else reports.push(report);
+    else reports.push(Object.freeze(report));
   }
-  return reports;
+  // Frozen, so the ranking of these reports can be worked out once and kept (cache-ranking.ts).
+  return Object.freeze(reports) as NodeCacheReport[];
 }
 
 function parseReport(node: string, text: unknown, log: Log | undefined): NodeCacheReport | string {
@@ -117,49 +120,6 @@ function parseReport(node: string, text: unknown, log: Log | undefined): NodeCac
   return { node, updated, datasets };
 }
 
-interface RankedNode {
-  node: string;
-  score: number;
-}
-
-/** Nodes with a positive score for these datasets, best first (ties by name, so plans repeat). */
-function rankNodes(fresh: NodeCacheReport[], keys: string[], sizes: Record<string, number> | undefined): RankedNode[] {
-  const sizeOf = new Map<string, number>();
-  for (const key of keys) {
-    const known = sizes?.[key];
-    if (known !== undefined && Number.isFinite(known) && known > 0) sizeOf.set(key, known);
-    else {
-      let largest = 0;
-      for (const report of fresh) largest = Math.max(largest, report.datasets[key]?.bytes ?? 0);
-      sizeOf.set(key, largest);
-    }
-  }
-  const ranked: RankedNode[] = [];
-  for (const report of fresh) {
-    let score = 0;
-    for (const key of keys) {
-      const size = sizeOf.get(key) ?? 0;
-      const bytes = report.datasets[key]?.bytes ?? 0;
-      if (size > 0) score += Math.min(1, bytes / size);
-    }
-    if (score > 0) ranked.push({ node: report.node, score });
-  }
-  return ranked.sort((a, b) => b.score - a.score || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
-}
-
-interface PlannedNode {
-  node: string;
-  weight: number;
-}
-
-function weigh(chosen: RankedNode[]): PlannedNode[] {
-  const total = chosen.reduce((sum, entry) => sum + entry.score, 0);
-  return chosen.map((entry) => ({
-    node: entry.node,
-    weight: Math.min(100, Math.max(1, Math.round((100 * entry.score) / total))),
-  }));
-}
-
 function hostnameIn(values: string[]): JsonObject {
   return { key: HOSTNAME_LABEL, operator: 'In', values };
 }
@@ -182,10 +142,6 @@ function restrictsHostname(term: JsonObject): boolean {
     && expressions.some((e) => isObject(e) && e.key === HOSTNAME_LABEL && e.operator === 'In');
 }
 
-function annotationOf(plan: PlannedNode[]): string {
-  return plan.map((entry) => `${entry.node}=${entry.weight}%`).join(',');
-}
-
 /** Decides the cache hints for one pod. Pure: the same input always gives the same result. */
 export function planCacheHints(input: CacheHintInput): CacheHintResult {
   const { podSpec, mode } = input;
@@ -203,14 +159,12 @@ export function planCacheHints(input: CacheHintInput): CacheHintResult {
   const keys = [...new Set(input.datasetKeys)];
   if (keys.length === 0) return { warnings: [], reason: 'cache hints skipped: the pod asks for no dataset' };
 
-  const oldest = input.now.getTime() - input.ttlMs;
-  const fresh = input.reports.filter((report) => report.updated.getTime() >= oldest);
-  const staleCount = input.reports.length - fresh.length;
-  const ranked = rankNodes(fresh, keys, input.datasetSizes);
-  const plan = weigh(ranked.slice(0, Math.max(0, Math.floor(input.maxNodes))));
+  const { plan, annotation, freshCount, staleCount } = rankCachedNodes({
+    reports: input.reports, keys, sizes: input.datasetSizes, now: input.now, ttlMs: input.ttlMs, maxNodes: input.maxNodes,
+  });
   if (plan.length === 0) {
     const why = `no node reports a fresh cache of ${keys.join(', ')}`
-      + ` (${fresh.length} fresh report(s), ${staleCount} older than ${Math.round(input.ttlMs / 1000)}s ignored)`;
+      + ` (${freshCount} fresh report(s), ${staleCount} older than ${Math.round(input.ttlMs / 1000)}s ignored)`;
     if (mode === 'required') {
       return {
         warnings: [`datamount.dev/cache-affinity is "required" but ${why}; the pod is not restricted to any node`],
@@ -220,19 +174,19 @@ export function planCacheHints(input: CacheHintInput): CacheHintResult {
     return { warnings: [], reason: `cache hints skipped: ${why}` };
   }
 
-  const existing = podSpec.affinity ?? {};
-  if (!isObject(existing)) return { warnings: [], reason: 'cache hints skipped: spec.affinity is not an object' };
-  const affinity = structuredClone(existing);
+  const existing = podSpec.affinity;
+  if (existing !== undefined && !isObject(existing)) return { warnings: [], reason: 'cache hints skipped: spec.affinity is not an object' };
+  // The pod's own affinity is copied, never changed in place (most pods have none to copy).
+  const affinity: JsonObject = existing === undefined ? {} : structuredClone(existing);
   const nodeAffinity = affinity.nodeAffinity ?? {};
   if (!isObject(nodeAffinity)) return { warnings: [], reason: 'cache hints skipped: spec.affinity.nodeAffinity is not an object' };
   affinity.nodeAffinity = nodeAffinity;
-  const annotation = annotationOf(plan);
   return mode === 'required'
     ? mergeRequired(affinity, nodeAffinity, plan, annotation)
     : mergePreferred(affinity, nodeAffinity, plan, annotation);
 }
 
-function mergePreferred(affinity: JsonObject, nodeAffinity: JsonObject, plan: PlannedNode[], annotation: string): CacheHintResult {
+function mergePreferred(affinity: JsonObject, nodeAffinity: JsonObject, plan: readonly PlannedNode[], annotation: string): CacheHintResult {
   const field = 'preferredDuringSchedulingIgnoredDuringExecution';
   const terms = nodeAffinity[field] ?? [];
   if (!Array.isArray(terms)) return { warnings: [], reason: `cache hints skipped: nodeAffinity.${field} is not a list` };
@@ -252,7 +206,7 @@ function mergePreferred(affinity: JsonObject, nodeAffinity: JsonObject, plan: Pl
   };
 }
 
-function mergeRequired(affinity: JsonObject, nodeAffinity: JsonObject, plan: PlannedNode[], annotation: string): CacheHintResult {
+function mergeRequired(affinity: JsonObject, nodeAffinity: JsonObject, plan: readonly PlannedNode[], annotation: string): CacheHintResult {
   const field = 'requiredDuringSchedulingIgnoredDuringExecution';
   const nodes = plan.map((entry) => entry.node);
   const required = nodeAffinity[field] ?? {};

@@ -73,7 +73,8 @@ export function normaliseDataset(obj: unknown, defaultNamespace?: string): Datas
   const entry: DatasetEntry = { group, namespace, name, problems: [], warnings: [] };
   const spec = isObject(obj.spec) ? obj.spec : {};
   const dataset = group === DATAMOUNT_GROUP ? fromDatamount(spec, entry) : fromDatashim(spec, entry);
-  if (dataset && entry.problems.length === 0) entry.dataset = dataset;
+  // Frozen: reviews share what they build from a Dataset object for as long as it is the catalog's (dataset-parts.ts).
+  if (dataset && entry.problems.length === 0) entry.dataset = Object.freeze({ ...dataset, ...(dataset.secret ? { secret: Object.freeze(dataset.secret) } : {}) });
   return entry;
 }
 

@@ -21,8 +21,7 @@ function secretEnv(name: string, dataset: Dataset, key: 'accessKeyIdKey' | 'secr
   return [{ name, valueFrom: { secretKeyRef: { name: dataset.secret.name, key: dataset.secret[key] } } }];
 }
 
-export function datasetEnv(planned: PlannedDataset): EnvVar[] {
-  const { dataset } = planned;
+export function datasetEnv(dataset: Dataset): EnvVar[] {
   const base = `DATASET_${envNamePart(dataset.name)}`;
   return [
     { name: `${base}_ENDPOINT`, value: dataset.endpoint },
@@ -34,8 +33,7 @@ export function datasetEnv(planned: PlannedDataset): EnvVar[] {
   ];
 }
 
-export function datashimEnv(planned: PlannedDataset): EnvVar[] {
-  const { dataset } = planned;
+export function datashimEnv(dataset: Dataset): EnvVar[] {
   const base = dataset.name;
   return [
     { name: `${base}_endpoint`, value: dataset.endpoint },
@@ -47,9 +45,10 @@ export function datashimEnv(planned: PlannedDataset): EnvVar[] {
   ];
 }
 
-/** Everything the app containers that use this dataset get. */
-export function appEnv(planned: PlannedDataset): EnvVar[] {
-  return [...(planned.request.env ? datasetEnv(planned) : []), ...(planned.request.datashimConfigmap ? datashimEnv(planned) : [])];
+/** Everything the app containers that use this dataset get (built once per Dataset: dataset-parts.ts). */
+export function appEnv({ request, parts }: PlannedDataset): readonly EnvVar[] {
+  if (request.env && request.datashimConfigmap) return [...parts.env, ...parts.datashimEnv];
+  return request.env ? parts.env : request.datashimConfigmap ? parts.datashimEnv : [];
 }
 
 export function sidecarCredentialEnvNames(dataset: string): { accessKeyIdEnv: string; secretAccessKeyEnv: string } {

@@ -8,7 +8,8 @@ import { parseQuantity } from '../common/quantity';
 import type { WebhookConfig } from './config';
 import type { Dataset, DatasetEntry } from './dataset';
 import { appEnv } from './env-injection';
-import { cacheVolumeName, datasetCacheDir, datasetVolumeName, envNamePart, INJECTED_LABEL, isOurVolumeName, SIDECAR_NAME } from './names';
+import { type DatasetParts, datasetParts } from './dataset-parts';
+import { envNamePart, INJECTED_LABEL, isOurVolumeName, SIDECAR_NAME } from './names';
 import type { Container, Pod } from './pod';
 import type { DatasetRequest, PodRequest } from './pod-annotations';
 
@@ -23,6 +24,8 @@ export interface PlannedDataset {
   cacheDir: string;
   /** Names of the app containers and init containers that get the mount and/or the variables. */
   containers: string[];
+  /** What the injection adds for this Dataset whatever the pod (built once per Dataset). */
+  parts: DatasetParts;
 }
 
 export interface InjectionPlan {
@@ -92,14 +95,16 @@ export function planInjection(pod: Pod, namespace: string, wanted: PodRequest, e
       problems.push(`annotation datamount.dev/${request.name}.containers: no container named ${unknown.map((c) => `"${c}"`).join(', ')}; the pod has ${containerNames.map((c) => `"${c}"`).join(', ')}`);
       return;
     }
+    const parts = datasetParts(entry.dataset, config);
     datasets.push({
       request,
       dataset: entry.dataset,
       readOnly: entry.dataset.readOnly || request.readOnly === true,
-      volumeName: datasetVolumeName(request.name),
-      cacheVolumeName: cacheVolumeName(request.name),
-      cacheDir: datasetCacheDir(config.cacheHostPath, entry.dataset.namespace, entry.dataset.name),
+      volumeName: parts.volumeName,
+      cacheVolumeName: parts.cacheVolumeName,
+      cacheDir: parts.cacheDir,
       containers: request.containers ?? containerNames,
+      parts,
     });
   });
 

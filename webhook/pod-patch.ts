@@ -8,7 +8,7 @@
  * together (measured with bench/webhook.ts). Everything else is shared between the original
  * and the copy, and the diff descends only into parts that changed identity.
  */
-import type { Operation } from 'fast-json-patch';
+import { jsonText } from './json-text';
 import type { Container, Pod, PodSpec } from './pod';
 
 /** The spec fields the injection may replace; any other field of the copy is the original's. */
@@ -34,11 +34,29 @@ function copyContainer(container: Container): Container {
 }
 
 /** RFC 6902 operations turning `before` into `after` (a copy made by copyForInjection). */
-export function diffPod(before: Pod, after: Pod): Operation[] {
-  const operations: Operation[] = [];
+export function diffPod(before: Pod, after: Pod): PatchOperation[] {
+  const operations: PatchOperation[] = [];
   diffValue(before.metadata, after.metadata, '/metadata', operations);
   for (const field of WRITABLE_SPEC) diffValue(before.spec[field], after.spec[field], `/spec/${field}`, operations);
   return operations;
+}
+
+/** The operations the diff writes (a subset of RFC 6902's), each with its members in this order. */
+export type PatchOperation = { op: 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string };
+
+/**
+ * The patch as JSON text, as JSON.stringify(operations) would write it, with the remembered text
+ * of shared parts (the sidecar, the volumes and mounts) copied rather than written again
+ * (json-text.ts).
+ */
+export function patchText(operations: readonly PatchOperation[]): string {
+  let text = '[';
+  for (let i = 0; i < operations.length; i++) {
+    const operation = operations[i] as PatchOperation;
+    text += `${i > 0 ? ',' : ''}{"op":"${operation.op}","path":${JSON.stringify(operation.path)}`;
+    text += operation.op === 'remove' || operation.value === undefined ? '}' : `,"value":${jsonText(operation.value)}}`;
+  }
+  return `${text}]`;
 }
 
 type Json = Record<string, unknown>;
@@ -66,7 +84,7 @@ export function token(key: string): string {
  * Arrays skip their identical leading and trailing items, so inserting the sidecar at the front
  * of initContainers is one `add`, not a replace of every item after it.
  */
-function diffValue(before: unknown, after: unknown, path: string, operations: Operation[]): void {
+function diffValue(before: unknown, after: unknown, path: string, operations: PatchOperation[]): void {
   if (before === after) return;
   if (before === undefined) {
     operations.push({ op: 'add', path, value: after });
@@ -88,7 +106,7 @@ function diffValue(before: unknown, after: unknown, path: string, operations: Op
   }
 }
 
-function diffArray(before: unknown[], after: unknown[], path: string, operations: Operation[]): void {
+function diffArray(before: unknown[], after: unknown[], path: string, operations: PatchOperation[]): void {
   if (diffNamedList(before, after, path, operations)) return;
   let head = 0;
   while (head < before.length && head < after.length && equal(before[head], after[head])) head++;
@@ -124,7 +142,7 @@ function isSubsequence(short: string[], long: string[]): boolean {
  * is one `add` at index 0 and each existing container is diffed against itself. Indexes are
  * those of the array as the operations before have left it. False when this does not apply.
  */
-function diffNamedList(before: unknown[], after: unknown[], path: string, operations: Operation[]): boolean {
+function diffNamedList(before: unknown[], after: unknown[], path: string, operations: PatchOperation[]): boolean {
   if (before.length === after.length) return false;
   const beforeNames = namesOf(before);
   const afterNames = namesOf(after);

@@ -27,9 +27,9 @@ import {
 } from './names';
 import { type Container, checkPodShape, type EnvVar, type Pod, podDisplayName } from './pod';
 import { parsePodRequest, type PodRequest } from './pod-annotations';
-import { copyForInjection, diffPod } from './pod-patch';
-import { buildSidecarContainer } from './sidecar-spec';
-import { appDatasetMount, cacheVolume, datasetVolume, reconcileByName } from './volumes';
+import { copyForInjection, diffPod, patchText } from './pod-patch';
+import { sharedSidecarContainer } from './sidecar-spec';
+import { reconcileByName } from './volumes';
 
 export type ReviewOutcome = 'injected' | 'repaired' | 'unchanged' | 'skipped' | 'denied' | 'unavailable';
 
@@ -110,7 +110,7 @@ export async function reviewPod(request: AdmissionRequest, deps: ReviewDeps): Pr
     uid,
     allowed: true,
     patchType: 'JSONPatch',
-    patch: base64Of(JSON.stringify(operations)),
+    patch: base64Of(patchText(operations)),
     auditAnnotations: { datasets: names.join(','), ...(hintReason ? { 'cache-hints': hintReason } : {}) },
   };
   return {
@@ -169,12 +169,12 @@ function applyInjection(pod: Pod, plan: InjectionPlan, wanted: PodRequest, injec
   const existingSidecar = (spec.initContainers ?? []).find((c) => c.name === SIDECAR_NAME);
   const initContainers = (spec.initContainers ?? []).filter((c) => c.name !== SIDECAR_NAME);
   if (mounted.length > 0) {
-    const desired = buildSidecarContainer(plan, config);
+    const desired = sharedSidecarContainer(plan, config);
     initContainers.unshift(existingSidecar ? mergeSidecar(existingSidecar, desired) : desired);
   }
   setList(spec, 'initContainers', initContainers);
 
-  const volumes = [...mounted.map(datasetVolume), ...mounted.map(cacheVolume)];
+  const volumes = [...mounted.map((d) => d.parts.datasetVolume), ...mounted.map((d) => d.parts.cacheVolume)];
   setList(spec, 'volumes', reconcileByName(spec.volumes ?? [], volumes, (v) => isOurVolumeName(v.name)));
 
   const names = plan.datasets.map((d) => d.dataset.name);
@@ -183,7 +183,7 @@ function applyInjection(pod: Pod, plan: InjectionPlan, wanted: PodRequest, injec
   // a repair deleted the pod's own variable). A first injection refuses such clashes instead.
   for (const container of appContainers(pod)) {
     const mine = plan.datasets.filter((d) => d.containers.includes(container.name));
-    const mounts = mine.filter((d) => d.request.mount).map(appDatasetMount);
+    const mounts = mine.filter((d) => d.request.mount).map((d) => d.parts.appMount(d.request.mountPath, d.readOnly));
     setList(container, 'volumeMounts', reconcileByName(container.volumeMounts ?? [], mounts, (m) => isOurVolumeName(m.name)));
     setList(container, 'env', reconcileByName<EnvVar>(container.env ?? [], mine.flatMap(appEnv), () => false));
   }

@@ -7,11 +7,11 @@
  * (no secrets in it); credentials come as `secretKeyRef` variables.
  */
 import type { WebhookConfig } from './config';
-import { sidecarCredentialEnv, sidecarCredentialEnvNames } from './env-injection';
+import { sidecarCredentialEnvNames } from './env-injection';
 import { type InjectionPlan, mountedDatasets } from './injection-plan';
+import { withText } from './json-text';
 import { SIDECAR_NAME, sidecarMountPoint } from './names';
 import type { Container } from './pod';
-import { sidecarCacheMount, sidecarDatasetMount } from './volumes';
 
 /** One dataset in `DATAMOUNT_CONFIG` (read by `datamount-sidecar run`). */
 export interface SidecarDatasetConfig {
@@ -83,14 +83,50 @@ export function buildSidecarContainer(plan: InjectionPlan, config: WebhookConfig
     restartPolicy: 'Always',
     env: [
       { name: SIDECAR_CONFIG_ENV, value: JSON.stringify(buildSidecarConfig(plan, config)) },
-      ...mounted.flatMap(({ dataset }) => sidecarCredentialEnv(dataset)),
+      ...mounted.flatMap(({ parts }) => parts.sidecarEnv),
     ],
     ports: [{ name: PORT_NAME, containerPort: config.sidecarPort, protocol: 'TCP' }],
     startupProbe: { httpGet: { path: '/readyz', port: config.sidecarPort }, ...STARTUP_PROBE },
     resources: { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) },
     securityContext: { privileged: true },
-    volumeMounts: [...mounted.map(sidecarDatasetMount), ...mounted.map(sidecarCacheMount)],
+    volumeMounts: [...mounted.map(({ parts }) => parts.sidecarDatasetMount), ...mounted.map(({ parts }) => parts.sidecarCacheMount)],
   };
+}
+
+/** Sidecars kept per configuration, by everything they are made of (`sidecarKey`). */
+const sidecars = new WeakMap<WebhookConfig, Map<string, Container>>();
+/** Distinct sidecars kept per configuration; beyond this the memory starts over. */
+const MAX_SIDECARS = 256;
+const NONE = '\u0001';
+
+/**
+ * The sidecar for this plan, shared and frozen (its JSON text remembered, json-text.ts): pods
+ * of one Deployment or Job, which is most pods a webhook sees, get one and the same sidecar, so
+ * it is built and written once, not once per pod (docs/webhook.md, "Performance"). The review
+ * never changes a container in place (a repair merges into a new one), and frozen, it could not.
+ */
+export function sharedSidecarContainer(plan: InjectionPlan, config: WebhookConfig): Container {
+  let kept = sidecars.get(config);
+  if (!kept) {
+    kept = new Map();
+    sidecars.set(config, kept);
+  }
+  const key = sidecarKey(plan);
+  let sidecar = kept.get(key);
+  if (!sidecar) {
+    if (kept.size >= MAX_SIDECARS) kept.clear();
+    sidecar = withText(buildSidecarContainer(plan, config));
+    kept.set(key, sidecar);
+  }
+  return sidecar;
+}
+
+/** Everything buildSidecarContainer reads from the plan (the configuration is the map's key). */
+function sidecarKey(plan: InjectionPlan): string {
+  const { resources: r } = plan;
+  let key = `${plan.uid}/${plan.gid}/${plan.cacheSize}/${plan.cacheMemory}/${r.cpuRequest ?? NONE}/${r.cpuLimit ?? NONE}/${r.memoryRequest ?? NONE}/${r.memoryLimit ?? NONE}`;
+  for (const { parts, readOnly } of mountedDatasets(plan)) key += `/${parts.id}${readOnly ? 'r' : 'w'}`;
+  return key;
 }
 
 function pick(values: Record<string, string | undefined>): Record<string, string> | undefined {

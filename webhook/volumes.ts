@@ -8,32 +8,31 @@
  * reporter DaemonSet mounts the root. Plus the list helpers that make injection a repeatable
  * upsert.
  */
-import type { PlannedDataset } from './injection-plan';
 import { sidecarMountPoint } from './names';
 import type { Volume, VolumeMount } from './pod';
 
-export function datasetVolume(planned: PlannedDataset): Volume {
-  return { name: planned.volumeName, emptyDir: {} };
+export function datasetVolume(volumeName: string): Volume {
+  return { name: volumeName, emptyDir: {} };
 }
 
-export function cacheVolume(planned: PlannedDataset): Volume {
-  return { name: planned.cacheVolumeName, hostPath: { path: planned.cacheDir, type: 'DirectoryOrCreate' } };
+export function cacheVolume(volumeName: string, cacheDir: string): Volume {
+  return { name: volumeName, hostPath: { path: cacheDir, type: 'DirectoryOrCreate' } };
 }
 
-export function sidecarDatasetMount(planned: PlannedDataset): VolumeMount {
-  return { name: planned.volumeName, mountPath: sidecarMountPoint(planned.dataset.name), mountPropagation: 'Bidirectional' };
+export function sidecarDatasetMount(volumeName: string, dataset: string): VolumeMount {
+  return { name: volumeName, mountPath: sidecarMountPoint(dataset), mountPropagation: 'Bidirectional' };
 }
 
-export function sidecarCacheMount(planned: PlannedDataset): VolumeMount {
-  return { name: planned.cacheVolumeName, mountPath: planned.cacheDir };
+export function sidecarCacheMount(volumeName: string, cacheDir: string): VolumeMount {
+  return { name: volumeName, mountPath: cacheDir };
 }
 
-export function appDatasetMount(planned: PlannedDataset): VolumeMount {
+export function appDatasetMount(volumeName: string, mountPath: string, readOnly: boolean): VolumeMount {
   return {
-    name: planned.volumeName,
-    mountPath: planned.request.mountPath,
+    name: volumeName,
+    mountPath,
     mountPropagation: 'HostToContainer',
-    ...(planned.readOnly ? { readOnly: true } : {}),
+    ...(readOnly ? { readOnly: true } : {}),
   };
 }
 

@@ -34,3 +34,17 @@ describe('serializeReview', () => {
     });
   });
 });
+
+describe('base64Of', () => {
+  it.each<[string, string]>([
+    ['a short text', '[{"op":"add","path":"/x","value":1}]'],
+    ['text with characters beyond ASCII', '{"value":"é ü 日本 🙂"}'],
+    ['a text longer than the scratch buffer', 'x'.repeat(64 * 1024 + 7)],
+    ['a long text whose last character is several bytes', `${'y'.repeat(64 * 1024 - 2)}🙂`],
+  ])('%s: is the base64 of its UTF-8 bytes', (_name, text) => {
+    const encoded = base64Of(text);
+    expect(encoded).toBe(Buffer.from(text, 'utf8').toString('base64'));
+    expect(Buffer.from(encoded, 'base64').toString('utf8')).toBe(text);
+  });
+});
+

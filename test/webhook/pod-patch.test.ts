@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { applyPatch } from 'fast-json-patch';
 import type { Pod } from '../../webhook/pod';
-import { copyForInjection, diffPod } from '../../webhook/pod-patch';
+import { withText } from '../../webhook/json-text';
+import { copyForInjection, diffPod, type PatchOperation, patchText } from '../../webhook/pod-patch';
 import { loadRequest } from './review-fixtures';
 
 function apply(before: Pod, after: Pod): Pod {
@@ -95,3 +96,21 @@ describe('diffPod', () => {
     });
   });
 });
+
+describe('patchText', () => {
+  describe('for any operations the diff writes', () => {
+    const json = fc.jsonValue({ maxDepth: 3 });
+    const value = fc.oneof(json, json.filter((v): v is object => typeof v === 'object' && v !== null).map((v) => withText(structuredClone(v))));
+    const operation = fc.oneof(
+      fc.record({ op: fc.constantFrom<'add' | 'replace'>('add', 'replace'), path: fc.string(), value }),
+      fc.record({ op: fc.constant<'remove'>('remove'), path: fc.string() }),
+    );
+
+    it('is the text JSON.stringify writes, remembered parts in it or not', () => {
+      fc.assert(fc.property(fc.array(operation, { maxLength: 6 }), (operations: PatchOperation[]) => {
+        expect(patchText(operations)).toBe(JSON.stringify(operations));
+      }), { numRuns: 500 });
+    });
+  });
+});
+
