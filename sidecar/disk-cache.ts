@@ -128,18 +128,29 @@ export class DiskCache {
     return { found: true, data: result.data };
   }
 
-  /** Cache a block in the background; dropped when the disk is full or too busy. */
-  put(id: string, data: Buffer): void {
-    if (Date.now() < this.fullUntil) return;
+  /**
+   * Cache a block in the background; dropped when the disk is full or too busy. When the block
+   * is taken, returns a promise that settles once this tier no longer reads `data` (written or
+   * failed): until then its memory must not be reused.
+   */
+  put(id: string, data: Buffer): Promise<void> | undefined {
+    if (Date.now() < this.fullUntil) return undefined;
     const relative = this.relativeOf(id);
-    if (this.index.has(relative) || this.queued.has(relative)) return;
+    if (this.index.has(relative) || this.queued.has(relative)) return undefined;
     if (this.writeQueue.length + this.writesRunning >= (this.options.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES)) {
       this.droppedWrites++;
-      return;
+      return undefined;
     }
     this.queued.set(relative, data);
-    this.writeQueue.push(() => this.write(id, relative, data).finally(() => this.queued.delete(relative)));
-    this.pump();
+    return new Promise<void>((resolve) => {
+      this.writeQueue.push(() =>
+        this.write(id, relative, data).finally(() => {
+          this.queued.delete(relative);
+          resolve();
+        }),
+      );
+      this.pump();
+    });
   }
 
   /** Resolves once every queued write has finished (tests, shutdown). */

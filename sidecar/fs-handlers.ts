@@ -77,7 +77,11 @@ export interface Handlers {
   readdir(path: string): Promise<{ names: string[]; stats: Stat[] }>;
   open(path: string, flags: number): Promise<number>;
   create(path: string, mode: number): Promise<number>;
-  /** The bytes of [offset, offset + length) clamped to the file, as slices of cached blocks. */
+  /**
+   * The bytes of [offset, offset + length) clamped to the file, as slices of cached blocks: copy
+   * them out in the turn the promise settles in (the FUSE reply does), since block memory is
+   * reused for other blocks after that (block-recycler.ts).
+   */
   read(path: string, fd: number, length: number, offset: number): Promise<Buffer[]>;
   write(path: string, fd: number, data: Buffer, offset: number): Promise<number>;
   flush(path: string, fd: number): Promise<void>;
@@ -297,11 +301,10 @@ export function createHandlers(options: HandlerOptions): Handlers {
         if (whole) siblings?.onWholeRead(path);
         return [slice(hit, first)];
       }
-      const loads: Array<Promise<Buffer>> = [];
-      for (let index = first; index <= last; index++) loads.push(blocks.read(object, index));
+      const loads = blocks.readAll(object, first, last);
       // After this read's own blocks were asked for, so that its GET does not queue behind them.
       if (whole) siblings?.onWholeRead(path);
-      return (await Promise.all(loads)).map((block, i) => slice(block, first + i));
+      return (await loads).map((block, i) => slice(block, first + i));
     },
 
     async write(path, fd, data, offset) {

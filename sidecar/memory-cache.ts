@@ -17,6 +17,8 @@ import { LRUCache } from 'lru-cache';
 
 export class MemoryCache {
   private readonly lru: LRUCache<string, Buffer> | undefined;
+  /** Told of every block the tier lets go to make room (not of demotions or replacements). */
+  private onEvict: ((block: Buffer) => void) | undefined;
   /** Demoted blocks, with the number of their latest demotion. */
   private readonly cold = new Map<string, { block: Buffer; demotion: number }>();
   /** Demotions in order (the newest last, evicted first); entries of promoted blocks are stale. */
@@ -25,7 +27,21 @@ export class MemoryCache {
   private coldBytes = 0;
 
   constructor(readonly maxBytes: number) {
-    this.lru = maxBytes > 0 ? new LRUCache<string, Buffer>({ maxSize: maxBytes, sizeCalculation: (b) => sizeOf(b) }) : undefined;
+    this.lru =
+      maxBytes > 0
+        ? new LRUCache<string, Buffer>({
+            maxSize: maxBytes,
+            sizeCalculation: (b) => sizeOf(b),
+            dispose: (block, _id, reason) => {
+              if (reason === 'evict') this.onEvict?.(block);
+            },
+          })
+        : undefined;
+  }
+
+  /** Call `listener` with each block evicted to make room (block-recycler.ts reuses its memory). */
+  setEvictionListener(listener: (block: Buffer) => void): void {
+    this.onEvict = listener;
   }
 
   get(id: string): Buffer | undefined {
@@ -85,7 +101,10 @@ export class MemoryCache {
     while (this.coldBytes > 0 && hot + this.coldBytes + incoming > this.maxBytes) {
       const newest = this.demotions.pop();
       if (!newest) break;
-      if (this.cold.get(newest.id)?.demotion === newest.demotion) this.dropCold(newest.id);
+      const entry = this.cold.get(newest.id);
+      if (entry?.demotion !== newest.demotion) continue;
+      this.dropCold(newest.id);
+      this.onEvict?.(entry.block);
     }
   }
 }

@@ -111,7 +111,10 @@ export class MemoryObjectClient implements ObjectClient {
     if (!parts) return { data, length: data.length, etag: stored.etag };
     // Each part in a buffer of its own, as the S3 client hands them out.
     for (let index = 0; index * parts.size < data.length; index++) {
-      parts.onPart(index, Buffer.from(data.subarray(index * parts.size, (index + 1) * parts.size)));
+      const bytes = data.subarray(index * parts.size, (index + 1) * parts.size);
+      const part = parts.allocate ? parts.allocate(bytes.length) : Buffer.allocUnsafe(bytes.length);
+      bytes.copy(part);
+      parts.onPart(index, part);
     }
     return { data: Buffer.alloc(0), length: data.length, etag: stored.etag };
   }

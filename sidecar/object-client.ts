@@ -59,6 +59,8 @@ export interface RangeParts {
   readonly size: number;
   /** `index` counts from 0 at the range's start; after a retry the parts start over from 0. */
   onPart(index: number, part: Buffer): void;
+  /** Where a part is received (`size` bytes, or fewer for the last); default: new memory. */
+  allocate?(size: number): Buffer;
 }
 
 export interface CompletedPart {

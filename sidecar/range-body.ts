@@ -30,12 +30,18 @@ export interface RangeBody {
  * stream fails, is destroyed before its end, or sends more than `expected`; resolves with what
  * arrived when it ends early (the caller decides that a short body is an error).
  */
-export function readRangeBody(body: Readable, expected: number, partSize: number, onPart?: (index: number, part: Buffer) => void): Promise<RangeBody> {
+export function readRangeBody(
+  body: Readable,
+  expected: number,
+  partSize: number,
+  onPart?: (index: number, part: Buffer) => void,
+  allocate: (size: number) => Buffer = (size) => Buffer.allocUnsafe(size),
+): Promise<RangeBody> {
   return new Promise<RangeBody>((resolve, reject) => {
     const kept: Buffer[] = [];
     let index = 0;
     let received = 0;
-    let part = Buffer.allocUnsafe(Math.min(partSize, expected));
+    let part = allocate(Math.min(partSize, expected));
     let filled = 0;
     let settled = false;
 
@@ -74,7 +80,7 @@ export function readRangeBody(body: Readable, expected: number, partSize: number
           else kept.push(part);
           index++;
           const left = expected - index * partSize;
-          part = Buffer.allocUnsafe(Math.max(0, Math.min(partSize, left)));
+          part = allocate(Math.max(0, Math.min(partSize, left)));
           filled = 0;
         }
       }

@@ -171,7 +171,7 @@ export class S3ObjectClient implements ObjectClient {
       abortSignal.addEventListener('abort', abort, { once: true });
       try {
         const read = parts
-          ? await readRangeBody(body, expected, parts.size, (index, part) => parts.onPart(index, part))
+          ? await readRangeBody(body, expected, parts.size, (index, part) => parts.onPart(index, part), parts.allocate?.bind(parts))
           : await readRangeBody(body, expected, expected);
         if (read.received !== expected) {
           throw new ObjectClientError('Transient', `${key}: body ended after ${read.received} of ${expected} bytes`);
