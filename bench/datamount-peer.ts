@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { S3RVER_CREDENTIALS } from './bench-s3-client';
+import { SIDECAR_NODE_FLAGS } from '../sidecar/node-flags';
 import { mountProcess, type MountPeer, type MountTarget } from './mount-peer';
 
 export const DATAMOUNT_CACHE_MEMORY = '512Mi';
@@ -48,7 +49,7 @@ export const datamountPeer = (cpuProfileDir?: string, extraArgs: readonly string
   },
   async mount(target) {
     const profiling = cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [];
-    return mountProcess('datamount', process.execPath, [...profiling, SIDECAR, ...args(target, extraArgs)], {
+    return mountProcess('datamount', process.execPath, [...SIDECAR_NODE_FLAGS, ...profiling, SIDECAR, ...args(target, extraArgs)], {
       ...target,
       env: {
         ...target.env,

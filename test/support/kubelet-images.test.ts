@@ -1,11 +1,12 @@
+import { SIDECAR_NODE_FLAGS } from '../../sidecar/node-flags';
 import { containerArgv, defaultImageTable, ImageNotFoundError, resolveImage } from './kubelet-images';
 
 const table = defaultImageTable('/repo');
 
 describe('resolveImage', () => {
   it.each([
-    ['ghcr.io/datamount/sidecar:0.1.0', [process.execPath, '/repo/dist/sidecar/main.js']],
-    ['ghcr.io/datamount/sidecar@sha256:abc', [process.execPath, '/repo/dist/sidecar/main.js']],
+    ['ghcr.io/datamount/sidecar:0.1.0', [process.execPath, ...SIDECAR_NODE_FLAGS, '/repo/dist/sidecar/main.js']],
+    ['ghcr.io/datamount/sidecar@sha256:abc', [process.execPath, ...SIDECAR_NODE_FLAGS, '/repo/dist/sidecar/main.js']],
     ['ghcr.io/datamount/webhook:0.1.0', [process.execPath, '/repo/dist/webhook/main.js']],
     ['busybox', []],
     ['busybox:1.36', []],

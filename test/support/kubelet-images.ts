@@ -1,11 +1,12 @@
 /**
  * The pod runner pulls no images: each image name maps to a local command, the way an image's
  * ENTRYPOINT and CMD would start it. Our sidecar image runs the compiled `dist/sidecar/main.js`
- * with this Node; shell images (busybox, alpine, ubuntu, debian) run this machine's `/bin/sh`,
+ * with this Node (and the V8 options of its shim's `#!` line, SIDECAR_NODE_FLAGS); shell images (busybox, alpine, ubuntu, debian) run this machine's `/bin/sh`,
  * so a pod's `command`/`args` work as written as long as they use standard tools.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { SIDECAR_NODE_FLAGS } from '../../sidecar/node-flags';
 
 /** What an image contributes to a container's process: ENTRYPOINT, CMD, WORKDIR and ENV. */
 export interface ImageStandIn {
@@ -41,14 +42,14 @@ export function repoRoot(): string {
 
 export function defaultImageTable(root: string = repoRoot()): ImageTable {
   const shell: ImageStandIn = { entrypoint: [], cmd: ['/bin/sh'], workingDir: '/', env: { PATH: IMAGE_PATH } };
-  const ourImage = (program: string, entrypointName: string): ImageStandIn => ({
-    entrypoint: [process.execPath, path.join(root, 'dist', program, 'main.js')],
+  const ourImage = (program: string, entrypointName: string, nodeFlags: readonly string[] = []): ImageStandIn => ({
+    entrypoint: [process.execPath, ...nodeFlags, path.join(root, 'dist', program, 'main.js')],
     cmd: [],
     workingDir: '/',
     env: { PATH: IMAGE_PATH, DATAMOUNT_ENTRYPOINT: entrypointName },
   });
   return [
-    { pattern: /^(ghcr\.io\/)?datamount\/sidecar([:@].*)?$/, standIn: ourImage('sidecar', 'datamount-sidecar') },
+    { pattern: /^(ghcr\.io\/)?datamount\/sidecar([:@].*)?$/, standIn: ourImage('sidecar', 'datamount-sidecar', SIDECAR_NODE_FLAGS) },
     { pattern: /^(ghcr\.io\/)?datamount\/webhook([:@].*)?$/, standIn: ourImage('webhook', 'datamount-webhook') },
     { pattern: /^((docker\.io\/)?(library\/)?)?(busybox|alpine|ubuntu|debian)([:@].*)?$/, standIn: shell },
     {
