@@ -4,9 +4,11 @@
  * route that echoes the same body — the difference is our own cost (parsing the review, the
  * lookups, building the pod, the diff, the response).
  *
- * The load comes from a separate process (`child_process.fork` of this same file), so the
- * server's event loop is measured alone and the client's work does not count against it. Two
- * runs per target:
+ * The load comes from a separate process (`child_process.fork` of this same file, running
+ * webhook-load.ts), so the server's event loop is measured alone and the client's work does not
+ * count against it; the client is kept cheap (raw keep-alive TLS connections, a clock thread
+ * instead of a poll) so that on a 2-core machine it leaves the server its core. Two runs per
+ * target:
  *   - `max`: a closed loop of `connections` concurrent requests for `durationMs` → throughput;
  *   - `rate`: an open loop at `rate` requests/s → latency p50/p99, measured from the moment each
  *     request was *due* (not when it was sent), so a stalled server cannot hide its queue
@@ -19,7 +21,6 @@
  * unmeasured load, the same for both (see DEFAULT_WARMUP_MS).
  */
 import { fork } from 'node:child_process';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import forge from 'node-forge';
@@ -28,6 +29,7 @@ import { parseCatalog } from '../webhook/catalog-file';
 import { loadConfig } from '../webhook/config';
 import { cacheReportReader, reviewPod } from '../webhook/review-pod';
 import { buildServer } from '../webhook/server';
+import { generateLoad, type LoadJob, type LoadResult } from './webhook-load';
 
 export interface WebhookBenchOptions {
   durationMs?: number;
@@ -171,30 +173,6 @@ function makeCertificates(): { caPem: string; certPem: string; keyPem: string } 
   return { caPem: forge.pki.certificateToPem(ca.cert), certPem: forge.pki.certificateToPem(serving.cert), keyPem: forge.pki.privateKeyToPem(serving.key) };
 }
 
-interface LoadJob {
-  port: number;
-  /** Per-connection warm-up requests before measuring (TLS sessions, keep-alive sockets). */
-  warmupRequests: number;
-  path: string;
-  body: string;
-  caPem: string;
-  mode: 'max' | 'rate';
-  durationMs: number;
-  rate: number;
-  connections: number;
-}
-
-interface LoadResult {
-  requests: number;
-  errors: number;
-  seconds: number;
-  latenciesMs: number[];
-  /** CPU time of the load generator itself over the measured window, microseconds. */
-  clientCpuUs: number;
-  /** Open loop: how long after its due moment each request was handed to the socket, ms. */
-  sendLagsMs: number[];
-}
-
 /** What the child reports: its result, and the server CPU the parent measured in between. */
 interface MeasuredLoad extends LoadResult {
   serverCpu: NodeJS.CpuUsage;
@@ -203,70 +181,6 @@ interface MeasuredLoad extends LoadResult {
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
-
-/** Runs in the child process: drive one target, return raw latencies. */
-async function generateLoad(job: LoadJob): Promise<LoadResult> {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: job.connections, ca: job.caPem, servername: SERVER_NAME });
-  const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(job.body) };
-  const once = (): Promise<boolean> => new Promise((resolve) => {
-    const req = https.request({ host: '127.0.0.1', port: job.port, path: job.path, method: 'POST', agent, headers, servername: SERVER_NAME }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode === 200));
-    });
-    req.on('error', () => resolve(false));
-    req.end(job.body);
-  });
-  // Warm up the connections (and the server's JIT, with a long warmup job) before measuring.
-  await Promise.all(Array.from({ length: job.connections * job.warmupRequests }, once));
-  process.send?.('measuring');
-  const cpuAtStart = process.cpuUsage();
-
-  const latencies: number[] = [];
-  const sendLags: number[] = [];
-  let errors = 0;
-  const started = performance.now();
-  const deadline = started + job.durationMs;
-  if (job.mode === 'max') {
-    await Promise.all(Array.from({ length: job.connections }, async () => {
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        if (!(await once())) errors += 1;
-        latencies.push(performance.now() - t0);
-      }
-    }));
-  } else {
-    const interval = 1000 / job.rate;
-    const pending: Promise<void>[] = [];
-    let sent = 0;
-    await new Promise<void>((resolve) => {
-      const tick = (): void => {
-        const now = performance.now();
-        // Send every request that is due by now, timing each from its due moment.
-        while (started + sent * interval <= now && started + sent * interval < deadline) {
-          const due = started + sent * interval;
-          sent += 1;
-          sendLags.push(now - due);
-          pending.push(once().then((ok) => {
-            if (!ok) errors += 1;
-            latencies.push(performance.now() - due);
-          }));
-        }
-        // Polled with setImmediate, which holds this process at a whole core (2.5–3.7 s of CPU
-        // per 4 s run). A 1 ms timer halves that, but sends the requests of each millisecond
-        // (and, when the timer is late, of several) in one burst: its webhook p99 was never
-        // better in the same conditions (29–240 ms against 13 ms at best), so the poll stays.
-        if (now >= deadline) resolve();
-        else setImmediate(tick);
-      };
-      tick();
-    });
-    await Promise.all(pending);
-  }
-  const seconds = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpuAtStart);
-  agent.destroy();
-  return { requests: latencies.length, errors, seconds, latenciesMs: latencies, clientCpuUs: cpu.user + cpu.system, sendLagsMs: sendLags };
 }
 
 /**
@@ -335,19 +249,20 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
   try {
     for (const [target, port, path] of warmupMs > 0 ? targets : []) {
       log(`webhook bench: ${target}, warm-up ${warmupMs} ms (not measured) …`);
-      await runChild({ port, path, body, caPem, mode: 'max', durationMs: warmupMs, rate, connections, warmupRequests: 1 });
+      await runChild({ port, path, body, caPem, serverName: SERVER_NAME, mode: 'max', durationMs: warmupMs, rate, connections, warmupRequests: 1 });
     }
     for (const mode of options.modes ?? ['max', 'rate'] as const) {
       const totals = new Map<WebhookBenchRow['target'], MeasuredLoad>();
       for (let round = 0; round < rounds; round++) {
         for (const [target, port, path] of targets) {
           log(`webhook bench: ${target}, ${mode === 'max' ? `${connections} concurrent` : `${rate}/s`}, round ${round + 1}/${rounds} …`);
-          const result = await runChild({ port, path, body, caPem, mode, durationMs: durationMs / rounds, rate, connections, warmupRequests: 20 });
+          const result = await runChild({ port, path, body, caPem, serverName: SERVER_NAME, mode, durationMs: durationMs / rounds, rate, connections, warmupRequests: 20 });
+          if (result.firstError) log(`webhook bench: ${target}: ${result.errors} request(s) failed, the first with ${result.firstError}`);
           const sum = totals.get(target);
           totals.set(target, sum ? {
             requests: sum.requests + result.requests, errors: sum.errors + result.errors, seconds: sum.seconds + result.seconds,
             latenciesMs: sum.latenciesMs.concat(result.latenciesMs), clientCpuUs: sum.clientCpuUs + result.clientCpuUs,
-            sendLagsMs: sum.sendLagsMs.concat(result.sendLagsMs),
+            sendLagsMs: sum.sendLagsMs.concat(result.sendLagsMs), ...(sum.firstError ?? result.firstError ? { firstError: sum.firstError ?? result.firstError } : {}),
             serverCpu: { user: sum.serverCpu.user + result.serverCpu.user, system: sum.serverCpu.system + result.serverCpu.system },
           } : result);
         }
@@ -417,7 +332,10 @@ if (require.main === module) {
   const argv = process.argv.slice(2);
   if (argv.includes('--load-generator')) {
     process.once('message', (job: LoadJob) => {
-      void generateLoad(job).then((result) => process.send?.(result));
+      generateLoad(job, () => process.send?.('measuring')).then((result) => process.send?.(result), (err: Error) => {
+        process.stderr.write(`webhook bench load generator: ${err.message}\n`);
+        process.exit(1);
+      });
     });
   } else {
     const options: WebhookBenchOptions = { log: (line) => process.stderr.write(`${line}\n`) };
