@@ -22,7 +22,8 @@
  * each alternative the pod allowed must be narrowed), or adds one term if there is none; a term
  * that already restricts the hostname with `In` is left alone, for the same reason.
  */
-import { type PlannedNode, rankCachedNodes } from './cache-ranking';
+import { type NodeRanking, type PlannedNode, rankCachedNodes } from './cache-ranking';
+import { withText } from './json-text';
 
 export type CacheAffinityMode = 'preferred' | 'required' | 'none';
 
@@ -159,9 +160,10 @@ export function planCacheHints(input: CacheHintInput): CacheHintResult {
   const keys = [...new Set(input.datasetKeys)];
   if (keys.length === 0) return { warnings: [], reason: 'cache hints skipped: the pod asks for no dataset' };
 
-  const { plan, annotation, freshCount, staleCount } = rankCachedNodes({
+  const ranking = rankCachedNodes({
     reports: input.reports, keys, sizes: input.datasetSizes, now: input.now, ttlMs: input.ttlMs, maxNodes: input.maxNodes,
   });
+  const { plan, annotation, freshCount, staleCount } = ranking;
   if (plan.length === 0) {
     const why = `no node reports a fresh cache of ${keys.join(', ')}`
       + ` (${freshCount} fresh report(s), ${staleCount} older than ${Math.round(input.ttlMs / 1000)}s ignored)`;
@@ -175,15 +177,44 @@ export function planCacheHints(input: CacheHintInput): CacheHintResult {
   }
 
   const existing = podSpec.affinity;
-  if (existing !== undefined && !isObject(existing)) return { warnings: [], reason: 'cache hints skipped: spec.affinity is not an object' };
-  // The pod's own affinity is copied, never changed in place (most pods have none to copy).
-  const affinity: JsonObject = existing === undefined ? {} : structuredClone(existing);
+  if (existing === undefined) return hintsFromScratch(ranking, mode);
+  if (!isObject(existing)) return { warnings: [], reason: 'cache hints skipped: spec.affinity is not an object' };
+  // The pod's own affinity is copied, never changed in place.
+  const affinity = structuredClone(existing);
   const nodeAffinity = affinity.nodeAffinity ?? {};
   if (!isObject(nodeAffinity)) return { warnings: [], reason: 'cache hints skipped: spec.affinity.nodeAffinity is not an object' };
   affinity.nodeAffinity = nodeAffinity;
   return mode === 'required'
     ? mergeRequired(affinity, nodeAffinity, plan, annotation)
     : mergePreferred(affinity, nodeAffinity, plan, annotation);
+}
+
+/**
+ * Hints for pods with no affinity of their own, kept per ranking (which cache-ranking.ts keeps
+ * per cache report) and mode: every such pod asking for the same datasets gets the same hints,
+ * frozen, their JSON text remembered for the patch (json-text.ts).
+ */
+const fromScratch = new WeakMap<NodeRanking, Map<CacheAffinityMode, CacheHintResult>>();
+
+function hintsFromScratch(ranking: NodeRanking, mode: 'preferred' | 'required'): CacheHintResult {
+  let byMode = fromScratch.get(ranking);
+  if (!byMode) {
+    byMode = new Map();
+    fromScratch.set(ranking, byMode);
+  }
+  let result = byMode.get(mode);
+  if (!result) {
+    const affinity: JsonObject = {};
+    const nodeAffinity: JsonObject = {};
+    affinity.nodeAffinity = nodeAffinity;
+    result = mode === 'required'
+      ? mergeRequired(affinity, nodeAffinity, ranking.plan, ranking.annotation)
+      : mergePreferred(affinity, nodeAffinity, ranking.plan, ranking.annotation);
+    if (result.affinity) withText(result.affinity);
+    Object.freeze(result.warnings);
+    byMode.set(mode, Object.freeze(result));
+  }
+  return result;
 }
 
 function mergePreferred(affinity: JsonObject, nodeAffinity: JsonObject, plan: readonly PlannedNode[], annotation: string): CacheHintResult {

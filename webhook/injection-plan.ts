@@ -133,6 +133,22 @@ export function planInjection(pod: Pod, namespace: string, wanted: PodRequest, e
  * default request lowers the request), so an annotation alone never makes an invalid pod.
  */
 function sidecarResources(config: WebhookConfig, wanted: PodRequest): InjectionPlan['resources'] {
+  const own = wanted.resources;
+  if (own.cpuRequest === undefined && own.cpuLimit === undefined && own.memoryRequest === undefined && own.memoryLimit === undefined) {
+    // Most pods set none: the configured defaults, worked out once per configuration.
+    let defaults = defaultResources.get(config);
+    if (!defaults) {
+      defaults = Object.freeze(resolveResources(config, wanted));
+      defaultResources.set(config, defaults);
+    }
+    return defaults;
+  }
+  return resolveResources(config, wanted);
+}
+
+const defaultResources = new WeakMap<WebhookConfig, InjectionPlan['resources']>();
+
+function resolveResources(config: WebhookConfig, wanted: PodRequest): InjectionPlan['resources'] {
   const result = { ...config.sidecarResources, ...wanted.resources };
   for (const [request, limit] of [['cpuRequest', 'cpuLimit'], ['memoryRequest', 'memoryLimit']] as const) {
     const r = result[request];

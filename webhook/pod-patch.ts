@@ -107,6 +107,11 @@ function diffValue(before: unknown, after: unknown, path: string, operations: Pa
 }
 
 function diffArray(before: unknown[], after: unknown[], path: string, operations: PatchOperation[]): void {
+  if (before.length === after.length) {
+    // Item by item: an unchanged item yields no operation, so trimming equal ends first (below) would only cost.
+    for (let i = 0; i < before.length; i++) if (before[i] !== after[i]) diffValue(before[i], after[i], `${path}/${i}`, operations);
+    return;
+  }
   if (diffNamedList(before, after, path, operations)) return;
   let head = 0;
   while (head < before.length && head < after.length && equal(before[head], after[head])) head++;

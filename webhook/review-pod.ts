@@ -185,13 +185,15 @@ function applyInjection(pod: Pod, plan: InjectionPlan, wanted: PodRequest, injec
     const mine = plan.datasets.filter((d) => d.containers.includes(container.name));
     const mounts = mine.filter((d) => d.request.mount).map((d) => d.parts.appMount(d.request.mountPath, d.readOnly));
     setList(container, 'volumeMounts', reconcileByName(container.volumeMounts ?? [], mounts, (m) => isOurVolumeName(m.name)));
-    setList(container, 'env', reconcileByName<EnvVar>(container.env ?? [], mine.flatMap(appEnv), () => false));
+    const env = mine.flatMap(appEnv);
+    if (env.length > 0) setList(container, 'env', reconcileByName<EnvVar>(container.env ?? [], env, () => false));
   }
 
+  // The copy's labels and annotations are its own (copyForInjection), so they are written in place.
   const metadata = (pod.metadata ??= {});
   if (plan.datasets.length > 0) {
-    metadata.labels = { ...metadata.labels, [INJECTED_LABEL]: 'true' };
-    metadata.annotations = { ...metadata.annotations, [INJECTED_DATASETS_ANNOTATION]: names.join(',') };
+    (metadata.labels ??= {})[INJECTED_LABEL] = 'true';
+    (metadata.annotations ??= {})[INJECTED_DATASETS_ANNOTATION] = names.join(',');
   } else {
     if (metadata.labels) delete metadata.labels[INJECTED_LABEL];
     if (metadata.annotations) delete metadata.annotations[INJECTED_DATASETS_ANNOTATION];
@@ -213,7 +215,7 @@ function applyCacheHints(pod: Pod, plan: InjectionPlan, wanted: PodRequest, deps
       maxNodes: deps.config.cacheHintNodes,
     });
     if (result.affinity) pod.spec.affinity = result.affinity;
-    if (result.annotation) pod.metadata = { ...pod.metadata, annotations: { ...pod.metadata?.annotations, [CACHE_HINTS_ANNOTATION]: result.annotation } };
+    if (result.annotation) ((pod.metadata ??= {}).annotations ??= {})[CACHE_HINTS_ANNOTATION] = result.annotation;
     warnings.push(...result.warnings);
     return result.reason;
   } catch (err) {

@@ -46,6 +46,8 @@ export function appDatasetMount(volumeName: string, mountPath: string, readOnly:
  */
 export function reconcileByName<T extends { name: string }>(list: readonly T[], wanted: readonly T[], owned: (item: T) => boolean, merge: (existing: T, next: T) => T = (_e, n) => n): T[] {
   if (wanted.length === 0 && !list.some(owned)) return list as T[];
+  // The usual first injection: nothing of ours yet and no name taken, so everything wanted is appended.
+  if (!list.some(owned) && !wanted.some((w) => list.some((item) => item.name === w.name))) return [...list, ...wanted];
   const byName = new Map(wanted.map((item) => [item.name, item]));
   const result: T[] = [];
   const placed = new Set<string>();

@@ -8,6 +8,7 @@ import {
   parseCacheLocations,
   planCacheHints,
 } from '../../webhook/cache-hints';
+import { jsonText } from '../../webhook/json-text';
 import { assertValidPod } from '../support/k8s-schema';
 
 const NOW = new Date('2026-11-29T05:01:00Z');
@@ -366,6 +367,34 @@ describe('planCacheHints', () => {
       expect(first.affinity).toBeDefined();
       expect(second.affinity).toEqual(first.affinity);
       expect(second.annotation).toEqual(first.annotation);
+    });
+  });
+});
+
+describe('planCacheHints on the reports the webhook parsed (frozen)', () => {
+  const data = {
+    'node-a': JSON.stringify({ updated: NOW.toISOString(), datasets: { 'ml/imagenet': { bytes: 9 * GB } } }),
+    'node-b': JSON.stringify({ updated: NOW.toISOString(), datasets: { 'ml/imagenet': { bytes: 1 * GB } } }),
+  };
+  const reports = parseCacheLocations(data);
+
+  describe.each(['preferred', 'required'] as const)('when pods without affinity of their own ask, mode %s', (mode) => {
+    it('gives every such pod the same hints, frozen, with their JSON text remembered', () => {
+      const first = planCacheHints(input({ mode, reports }));
+      const second = planCacheHints(input({ mode, reports }));
+      expect(second).toBe(first);
+      expect(first.annotation).toBe('node-a=90%,node-b=10%');
+      expect(Object.isFrozen(first.affinity)).toBe(true);
+      expect(jsonText(first.affinity)).toBe(JSON.stringify(first.affinity));
+    });
+
+    it('merges into a copy of a pod\'s own affinity, which it leaves as it was', () => {
+      const own = { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [] } };
+      const result = planCacheHints(input({ mode, reports, podSpec: { affinity: own } }));
+      expect(own).toEqual({ podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [] } });
+      expect(result.affinity).toMatchObject(own);
+      expect(result.affinity).toHaveProperty('nodeAffinity');
+      expect(Object.isFrozen(result.affinity)).toBe(false);
     });
   });
 });
