@@ -45,18 +45,26 @@ export function diffPod(before: Pod, after: Pod): PatchOperation[] {
 export type PatchOperation = { op: 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string };
 
 /**
- * The patch as JSON text, as JSON.stringify(operations) would write it, with the remembered text
- * of shared parts (the sidecar, the volumes and mounts) copied rather than written again
- * (json-text.ts).
+ * The patch as the pieces of its JSON text, which together are what JSON.stringify(operations)
+ * writes, with the remembered text of shared parts (the sidecar, the volumes and mounts) copied
+ * rather than written again (json-text.ts). In pieces, because they go straight into the base64
+ * encoder's buffer (admission-review.ts), never joined into one string.
  */
-export function patchText(operations: readonly PatchOperation[]): string {
-  let text = '[';
+export function patchPieces(operations: readonly PatchOperation[]): string[] {
+  const pieces = ['['];
   for (let i = 0; i < operations.length; i++) {
     const operation = operations[i] as PatchOperation;
-    text += `${i > 0 ? ',' : ''}{"op":"${operation.op}","path":${JSON.stringify(operation.path)}`;
-    text += operation.op === 'remove' || operation.value === undefined ? '}' : `,"value":${jsonText(operation.value)}}`;
+    pieces.push(i > 0 ? ',{"op":"' : '{"op":"', operation.op, '","path":', JSON.stringify(operation.path));
+    if (operation.op === 'remove' || operation.value === undefined) pieces.push('}');
+    else pieces.push(',"value":', jsonText(operation.value), '}');
   }
-  return `${text}]`;
+  pieces.push(']');
+  return pieces;
+}
+
+/** The patch as JSON text, exactly JSON.stringify(operations) (see patchPieces). */
+export function patchText(operations: readonly PatchOperation[]): string {
+  return patchPieces(operations).join('');
 }
 
 type Json = Record<string, unknown>;
@@ -132,7 +140,18 @@ function namesOf(list: unknown[]): string[] | undefined {
     if (!isPlainObject(item) || typeof item.name !== 'string') return undefined;
     names.push(item.name);
   }
-  return new Set(names).size === names.length ? names : undefined;
+  return unique(names) ? names : undefined;
+}
+
+/** Pods' lists are short: below this length a nested loop finds a repeated name without a Set. */
+const SHORT_LIST = 16;
+
+function unique(names: string[]): boolean {
+  if (names.length > SHORT_LIST) return new Set(names).size === names.length;
+  for (let i = 1; i < names.length; i++) {
+    for (let j = 0; j < i; j++) if (names[i] === names[j]) return false;
+  }
+  return true;
 }
 
 function isSubsequence(short: string[], long: string[]): boolean {
