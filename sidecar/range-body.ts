@@ -25,8 +25,57 @@ export interface RangeBody {
 }
 
 /**
- * Read `body` (announced as `expected` bytes) into parts of `partSize` bytes, the last one
- * shorter. With `onPart` each part is handed over when complete and not kept. Rejects when the
+ * Bytes of one ranged GET's body, copied into parts of `partSize` bytes (the last one shorter)
+ * as they arrive — from a stream (`readRangeBody`) or a raw connection's read buffer
+ * (http-connection.ts). With `onPart` each part is handed over when complete and not kept.
+ */
+export class PartWriter {
+  private readonly kept: Buffer[] = [];
+  private index = 0;
+  private part: Buffer;
+  private filled = 0;
+  /** Bytes written so far. */
+  received = 0;
+
+  constructor(
+    private readonly expected: number,
+    private readonly partSize: number,
+    private readonly onPart?: (index: number, part: Buffer) => void,
+    private readonly allocate: (size: number) => Buffer = (size) => Buffer.allocUnsafe(size),
+  ) {
+    this.part = allocate(Math.min(partSize, expected));
+  }
+
+  /** Copy `data[start, end)`; throws BodyTooLongError past the announced length (nothing copied). */
+  write(data: Buffer, start = 0, end = data.length): void {
+    if (this.received + (end - start) > this.expected) throw new BodyTooLongError(`body longer than the ${this.expected} bytes announced`);
+    this.received += end - start;
+    for (let at = start; at < end; ) {
+      const n = Math.min(end - at, this.part.length - this.filled);
+      data.copy(this.part, this.filled, at, at + n);
+      this.filled += n;
+      at += n;
+      if (this.filled === this.part.length) {
+        if (this.onPart) this.onPart(this.index, this.part);
+        else this.kept.push(this.part);
+        this.index++;
+        const left = this.expected - this.index * this.partSize;
+        this.part = this.allocate(Math.max(0, Math.min(this.partSize, left)));
+        this.filled = 0;
+      }
+    }
+  }
+
+  /** What arrived: a part cut short by an early end is included, so the caller sees every byte. */
+  finish(): RangeBody {
+    if (this.filled > 0) this.kept.push(this.part.subarray(0, this.filled));
+    this.filled = 0;
+    return { parts: this.kept, received: this.received };
+  }
+}
+
+/**
+ * Read `body` (announced as `expected` bytes) into parts (see `PartWriter`). Rejects when the
  * stream fails, is destroyed before its end, or sends more than `expected`; resolves with what
  * arrived when it ends early (the caller decides that a short body is an error).
  */
@@ -35,14 +84,10 @@ export function readRangeBody(
   expected: number,
   partSize: number,
   onPart?: (index: number, part: Buffer) => void,
-  allocate: (size: number) => Buffer = (size) => Buffer.allocUnsafe(size),
+  allocate?: (size: number) => Buffer,
 ): Promise<RangeBody> {
   return new Promise<RangeBody>((resolve, reject) => {
-    const kept: Buffer[] = [];
-    let index = 0;
-    let received = 0;
-    let part = allocate(Math.min(partSize, expected));
-    let filled = 0;
+    const writer = new PartWriter(expected, partSize, onPart, allocate);
     let settled = false;
 
     const finish = (error?: Error): void => {
@@ -55,34 +100,15 @@ export function readRangeBody(
       // The stream may still fail after we are done with it (a reset after a refused body):
       // nobody listens any more, and an unheard 'error' would end the process.
       body.on('error', () => undefined);
-      if (error) {
-        reject(error);
-        return;
-      }
-      // A part cut short by an early end is still handed over, so the caller sees every byte.
-      if (filled > 0) kept.push(part.subarray(0, filled));
-      resolve({ parts: kept, received });
+      if (error) reject(error);
+      else resolve(writer.finish());
     };
     const onData = (chunk: Buffer): void => {
-      if (received + chunk.length > expected) {
-        finish(new BodyTooLongError(`body longer than the ${expected} bytes announced`));
+      try {
+        writer.write(chunk);
+      } catch (error) {
+        finish(error as Error);
         body.destroy();
-        return;
-      }
-      received += chunk.length;
-      for (let at = 0; at < chunk.length; ) {
-        const n = Math.min(chunk.length - at, part.length - filled);
-        chunk.copy(part, filled, at, at + n);
-        filled += n;
-        at += n;
-        if (filled === part.length) {
-          if (onPart) onPart(index, part);
-          else kept.push(part);
-          index++;
-          const left = expected - index * partSize;
-          part = allocate(Math.max(0, Math.min(partSize, left)));
-          filled = 0;
-        }
       }
     };
     const onEnd = (): void => finish();
@@ -94,4 +120,3 @@ export function readRangeBody(
     body.once('close', onClose);
   });
 }
-

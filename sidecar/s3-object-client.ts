@@ -41,7 +41,8 @@ import {
   type RangeParts,
   type RangeResult,
 } from './object-client';
-import { BodyTooLongError, readRangeBody } from './range-body';
+import { UnframedResponseError } from './http-connection';
+import { BodyTooLongError, PartWriter, readRangeBody } from './range-body';
 import { S3RangeRequester, type SigningCredentials } from './s3-range-request';
 
 /** Static S3 credentials (the ranged-GET signer and the SDK take the same). */
@@ -95,7 +96,7 @@ export class S3ObjectClient implements ObjectClient {
     const httpsAgent = new https.Agent({ keepAlive: true, maxSockets });
     const region = options.region ?? 'us-east-1';
     const forcePathStyle = options.forcePathStyle ?? true;
-    this.ranges = new S3RangeRequester({ endpoint: options.endpoint, bucket: options.bucket, region, forcePathStyle, credentials: options.credentials, httpAgent, httpsAgent });
+    this.ranges = new S3RangeRequester({ endpoint: options.endpoint, bucket: options.bucket, region, forcePathStyle, credentials: options.credentials, httpAgent, httpsAgent, maxSockets });
     this.client = new S3Client({
       endpoint: options.endpoint,
       region,
@@ -116,6 +117,7 @@ export class S3ObjectClient implements ObjectClient {
 
   destroy(): void {
     this.client.destroy();
+    this.ranges.close();
   }
 
   list(request: ListRequest): Promise<ListPage> {
@@ -150,40 +152,74 @@ export class S3ObjectClient implements ObjectClient {
   getRange(key: string, range: ByteRange, ifMatch?: string, parts?: RangeParts): Promise<RangeResult> {
     const end = range.offset + range.length - 1;
     return this.attempt(`get ${key} bytes=${range.offset}-${end}`, async (abortSignal) => {
-      const out = await this.ranges.get(key, range, ifMatch, abortSignal);
-      const body: Readable | undefined = out.body;
-      const etag = out.etag;
-      if (ifMatch !== undefined && etag !== ifMatch) {
-        body?.resume();
-        throw new ObjectClientError('PreconditionFailed', `${key}: ETag is ${etag}, wanted ${ifMatch}`);
-      }
-      const expected = out.length;
-      if (expected > range.length) {
-        body?.destroy();
-        throw new ObjectClientError('Other', `${key}: ${expected} bytes announced for a range of ${range.length}`);
-      }
-      if (!body || expected === 0) {
-        body?.resume();
-        return { data: Buffer.alloc(0), length: 0, etag };
-      }
-      // The SDK's abort ends the request; make sure a body stalled mid-way is torn down too.
-      const abort = (): void => void body.destroy();
-      abortSignal.addEventListener('abort', abort, { once: true });
       try {
-        const read = parts
-          ? await readRangeBody(body, expected, parts.size, (index, part) => parts.onPart(index, part), parts.allocate?.bind(parts))
-          : await readRangeBody(body, expected, expected);
-        if (read.received !== expected) {
-          throw new ObjectClientError('Transient', `${key}: body ended after ${read.received} of ${expected} bytes`);
-        }
-        return { data: parts ? Buffer.alloc(0) : (read.parts[0] ?? Buffer.alloc(0)), length: read.received, etag };
+        return await this.fetchRange(key, range, ifMatch, abortSignal, parts);
       } catch (error) {
-        if (error instanceof BodyTooLongError) throw new ObjectClientError('Other', `${key}: ${error.message}`);
-        throw error;
-      } finally {
-        abortSignal.removeEventListener('abort', abort);
+        if (!(error instanceof UnframedResponseError)) throw error;
+        return this.streamRange(key, range, ifMatch, abortSignal, parts);
       }
     });
+  }
+
+  /** A ranged GET on the requester's own connections, its body copied straight into parts. */
+  private async fetchRange(key: string, range: ByteRange, ifMatch: string | undefined, abortSignal: AbortSignal, parts?: RangeParts): Promise<RangeResult> {
+    let writer: PartWriter | undefined;
+    let expected = 0;
+    const out = await this.ranges.fetch(key, range, ifMatch, abortSignal, {
+      onHead: (etag, length) => {
+        checkAnswer(key, range, ifMatch, etag, length);
+        expected = length;
+        writer = parts ? new PartWriter(length, parts.size, (index, part) => parts.onPart(index, part), parts.allocate?.bind(parts)) : new PartWriter(length, length);
+      },
+      onBody: (data, start, stop) => {
+        try {
+          writer?.write(data, start, stop);
+        } catch (error) {
+          if (error instanceof BodyTooLongError) throw new ObjectClientError('Other', `${key}: ${error.message}`);
+          throw error;
+        }
+      },
+    });
+    if (expected === 0 && out.received === 0) return { data: Buffer.alloc(0), length: 0, etag: out.etag };
+    const read = (writer as PartWriter).finish();
+    // A chunked answer that broke off announces -1; one that ended early, fewer bytes.
+    if (out.length < 0 || read.received !== expected) throw new ObjectClientError('Transient', `${key}: body ended after ${read.received} of ${expected} bytes`);
+    return { data: parts ? Buffer.alloc(0) : (read.parts[0] ?? Buffer.alloc(0)), length: read.received, etag: out.etag };
+  }
+
+  /** The same GET by node:http, for an answer `fetchRange` cannot frame. */
+  private async streamRange(key: string, range: ByteRange, ifMatch: string | undefined, abortSignal: AbortSignal, parts?: RangeParts): Promise<RangeResult> {
+    const out = await this.ranges.get(key, range, ifMatch, abortSignal);
+    const body: Readable | undefined = out.body;
+    const etag = out.etag;
+    const expected = out.length;
+    try {
+      checkAnswer(key, range, ifMatch, etag, expected);
+    } catch (error) {
+      body?.destroy();
+      throw error;
+    }
+    if (!body || expected === 0) {
+      body?.resume();
+      return { data: Buffer.alloc(0), length: 0, etag };
+    }
+    // The abort ends the request; make sure a body stalled mid-way is torn down too.
+    const abort = (): void => void body.destroy();
+    abortSignal.addEventListener('abort', abort, { once: true });
+    try {
+      const read = parts
+        ? await readRangeBody(body, expected, parts.size, (index, part) => parts.onPart(index, part), parts.allocate?.bind(parts))
+        : await readRangeBody(body, expected, expected);
+      if (read.received !== expected) {
+        throw new ObjectClientError('Transient', `${key}: body ended after ${read.received} of ${expected} bytes`);
+      }
+      return { data: parts ? Buffer.alloc(0) : (read.parts[0] ?? Buffer.alloc(0)), length: read.received, etag };
+    } catch (error) {
+      if (error instanceof BodyTooLongError) throw new ObjectClientError('Other', `${key}: ${error.message}`);
+      throw error;
+    } finally {
+      abortSignal.removeEventListener('abort', abort);
+    }
   }
 
   put(key: string, body: Buffer): Promise<{ etag: string }> {
@@ -276,6 +312,12 @@ export class S3ObjectClient implements ObjectClient {
       }
     }
   }
+}
+
+/** A ranged GET's answer must be of the version asked for, and no longer than the range. */
+function checkAnswer(key: string, range: ByteRange, ifMatch: string | undefined, etag: string, length: number): void {
+  if (ifMatch !== undefined && etag !== ifMatch) throw new ObjectClientError('PreconditionFailed', `${key}: ETag is ${etag}, wanted ${ifMatch}`);
+  if (length > range.length) throw new ObjectClientError('Other', `${key}: ${length} bytes announced for a range of ${range.length}`);
 }
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_PREMATURE_CLOSE']);

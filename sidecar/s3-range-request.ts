@@ -1,6 +1,9 @@
 /**
  * Ranged GETs of S3 objects sent without the SDK: the request signed here with Signature
- * Version 4 (node:crypto) and sent over node:http(s) on the client's keep-alive agents.
+ * Version 4 (node:crypto) and sent on keep-alive connections that parse the answer themselves
+ * and hand its body bytes straight to the caller (`fetch`, http-connection.ts) — or, for an
+ * answer those refuse (not framed by Content-Length), over node:http(s) on the client's agents
+ * (`get`).
  *
  * Why: a ranged GET is the sidecar's hot path — one per small file a data loader opens — and the
  * SDK's pipeline around it (endpoint rules, schema serde, middleware, its own signer) cost about
@@ -16,7 +19,10 @@
 import { createHash, createHmac } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import type * as tls from 'node:tls';
 import type { IncomingMessage } from 'node:http';
+import { HttpConnectionPool } from './http-connection-pool';
+import type { ResponseHead } from './http-connection';
 import type { ByteRange } from './object-client';
 
 export interface SigningCredentials {
@@ -34,6 +40,31 @@ export interface RangeRequestOptions {
   readonly credentials?: SigningCredentials;
   readonly httpAgent: http.Agent;
   readonly httpsAgent: https.Agent;
+  /** Connections `fetch` keeps open at most. */
+  readonly maxSockets: number;
+}
+
+/** What `fetch` tells its caller, in order: the answer's ETag and length, then its bytes. */
+export interface RangeReceiver {
+  /** A 200/206 answer's head. Throw to refuse the body (e.g. an ETag that is not the one asked for). */
+  onHead(etag: string, length: number): void;
+  /** Body bytes `data[start, end)`; `data` is reused, copy them. */
+  onBody(data: Buffer, start: number, end: number): void;
+}
+
+export interface FetchResult {
+  readonly etag: string;
+  /** Content-Length of the answer. */
+  readonly length: number;
+  /** Bytes delivered: fewer than `length` when the connection closed in the middle. */
+  readonly received: number;
+}
+
+interface PreparedRequest {
+  readonly host: string;
+  readonly hostname: string;
+  readonly path: string;
+  readonly headers: Record<string, string>;
 }
 
 export interface RangeResponse {
@@ -62,6 +93,7 @@ export class S3RangeRequester {
   private readonly base: URL;
   private readonly virtualHosted: boolean;
   private signingKey: { day: string; key: Buffer } | undefined;
+  private connections: HttpConnectionPool | undefined;
 
   constructor(private readonly options: RangeRequestOptions) {
     this.base = new URL(options.endpoint);
@@ -70,23 +102,61 @@ export class S3RangeRequester {
     this.virtualHosted = !options.forcePathStyle && /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(options.bucket);
   }
 
-  /** GET bytes [offset, offset + length) of `key`, only if its ETag is still `ifMatch`. */
+  /**
+   * GET bytes [offset, offset + length) of `key`, only if its ETag is still `ifMatch`, on a
+   * connection of our own: the body goes to `receiver` as it arrives. Rejects with the S3 error
+   * of a refused GET (shaped like the SDK's), or `UnframedResponseError` for an answer to ask
+   * again with `get`.
+   */
+  async fetch(key: string, range: ByteRange, ifMatch: string | undefined, signal: AbortSignal, receiver: RangeReceiver): Promise<FetchResult> {
+    const request = this.prepare(key, range, ifMatch);
+    let status = 0;
+    let etag = '';
+    const errorBody: Buffer[] = [];
+    let errorBytes = 0;
+    const exchange = await this.pool().exchange(
+      // Signed when it is sent: a request that waited for a connection must not carry a stale date.
+      () => requestHead(request, this.signed(request)),
+      {
+        onHead: (head: ResponseHead) => {
+          status = head.status;
+          if (status !== 200 && status !== 206) return;
+          etag = head.headers.get('etag') ?? '';
+          receiver.onHead(etag, Number(head.headers.get('content-length') ?? range.length));
+        },
+        onBody: (data, start, end) => {
+          if (status === 200 || status === 206) {
+            receiver.onBody(data, start, end);
+            return;
+          }
+          if (errorBytes < MAX_ERROR_BODY) errorBody.push(Buffer.from(data.subarray(start, Math.min(end, start + MAX_ERROR_BODY - errorBytes))));
+          errorBytes += end - start;
+        },
+      },
+      signal,
+    );
+    if (status !== 200 && status !== 206) throw errorOf(status, Buffer.concat(errorBody).toString('utf8'), key);
+    return { etag, length: exchange.announced, received: exchange.received };
+  }
+
+  /** Close idle connections of `fetch`. */
+  close(): void {
+    this.connections?.close();
+  }
+
+  /** GET bytes [offset, offset + length) of `key`, only if its ETag is still `ifMatch`, by node:http(s). */
   get(key: string, range: ByteRange, ifMatch: string | undefined, signal: AbortSignal): Promise<RangeResponse> {
-    const host = this.virtualHosted ? `${this.options.bucket}.${this.base.host}` : this.base.host;
-    const basePath = this.base.pathname.replace(/\/+$/, '');
-    const objectPath = `/${key.split('/').map(uriEncode).join('/')}`;
-    const path = this.virtualHosted ? `${basePath}${objectPath}` : `${basePath}/${uriEncode(this.options.bucket)}${objectPath}`;
-    const headers: Record<string, string> = { range: `bytes=${range.offset}-${range.offset + range.length - 1}` };
-    if (ifMatch !== undefined) headers['if-match'] = ifMatch;
-    if (this.options.credentials) Object.assign(headers, this.sign(host, path, headers, new Date()));
+    const prepared = this.prepare(key, range, ifMatch);
+    const { path } = prepared;
+    const headers = this.signed(prepared);
     const secure = this.base.protocol === 'https:';
     const request = (secure ? https : http).request({
       protocol: this.base.protocol,
-      hostname: this.virtualHosted ? `${this.options.bucket}.${this.base.hostname}` : this.base.hostname,
+      hostname: prepared.hostname,
       port: this.base.port || undefined,
       path,
       method: 'GET',
-      headers: { ...headers, host },
+      headers: { ...headers, host: prepared.host },
       agent: secure ? this.options.httpsAgent : this.options.httpAgent,
       signal,
     });
@@ -105,6 +175,36 @@ export class S3RangeRequester {
       });
       request.end();
     });
+  }
+
+  private prepare(key: string, range: ByteRange, ifMatch: string | undefined): PreparedRequest {
+    const host = this.virtualHosted ? `${this.options.bucket}.${this.base.host}` : this.base.host;
+    const hostname = this.virtualHosted ? `${this.options.bucket}.${this.base.hostname}` : this.base.hostname;
+    const basePath = this.base.pathname.replace(/\/+$/, '');
+    const objectPath = `/${key.split('/').map(uriEncode).join('/')}`;
+    const path = this.virtualHosted ? `${basePath}${objectPath}` : `${basePath}/${uriEncode(this.options.bucket)}${objectPath}`;
+    const headers: Record<string, string> = { range: `bytes=${range.offset}-${range.offset + range.length - 1}` };
+    if (ifMatch !== undefined) headers['if-match'] = ifMatch;
+    return { host, hostname, path, headers };
+  }
+
+  /** The request's headers with its signature (as of now), if it has credentials. */
+  private signed(request: PreparedRequest): Record<string, string> {
+    if (!this.options.credentials) return request.headers;
+    return { ...request.headers, ...this.sign(request.host, request.path, request.headers, new Date()) };
+  }
+
+  private pool(): HttpConnectionPool {
+    const secure = this.base.protocol === 'https:';
+    this.connections ??= new HttpConnectionPool({
+      host: this.virtualHosted ? `${this.options.bucket}.${this.base.hostname}` : this.base.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: Number(this.base.port) || (secure ? 443 : 80),
+      secure,
+      maxSockets: this.options.maxSockets,
+      // Trust what the client's https.Agent trusts (its `ca`, `rejectUnauthorized`, ...).
+      tls: pickTlsOptions(this.options.httpsAgent.options),
+    });
+    return this.connections;
   }
 
   /** The SigV4 headers (authorization, x-amz-date, x-amz-content-sha256, token) for this GET. */
@@ -136,6 +236,22 @@ export class S3RangeRequester {
     }
     return this.signingKey.key;
   }
+}
+
+function pickTlsOptions(agent: https.AgentOptions): tls.ConnectionOptions {
+  const { ca, cert, key, pfx, passphrase, rejectUnauthorized, ciphers, minVersion, maxVersion, checkServerIdentity } = agent;
+  const picked: tls.ConnectionOptions = { ca, cert, key, pfx, passphrase, rejectUnauthorized, ciphers, minVersion, maxVersion, checkServerIdentity };
+  return Object.fromEntries(Object.entries(picked).filter(([, value]) => value !== undefined));
+}
+
+/** The request line and headers of a GET; refuses a header value that would break the framing. */
+function requestHead(request: PreparedRequest, headers: Readonly<Record<string, string>>): string {
+  let head = `GET ${request.path} HTTP/1.1\r\nhost: ${request.host}\r\n`;
+  for (const [name, value] of Object.entries(headers)) {
+    if (/[\r\n]/.test(value)) throw new S3ResponseError('InvalidHeader', 0, `${name}: a header value may not hold a line break`);
+    head += `${name}: ${value}\r\n`;
+  }
+  return `${head}\r\n`;
 }
 
 /** RFC 3986 percent-encoding of one path segment, as SigV4 wants it (`!'()*` encoded too). */

@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { isObjectError, ObjectClientError } from '../../sidecar/object-client';
 import { S3ObjectClient, toObjectError } from '../../sidecar/s3-object-client';
@@ -133,6 +134,29 @@ describe('s3-object-client', () => {
       });
       await clientOf(1).getRange('k', { offset: 0, length: 3 });
       expect(authorization).toBeUndefined();
+    });
+  });
+
+  describe('against a server whose answer ends with its connection (no Content-Length, not chunked)', () => {
+    it('asks again by node:http, which reads such answers, and returns the right bytes', async () => {
+      let requests = 0;
+      const server = net.createServer((socket) => {
+        socket.on('error', () => undefined);
+        socket.once('data', () => {
+          requests++;
+          socket.end('HTTP/1.1 206 Partial Content\r\netag: "e"\r\nconnection: close\r\n\r\nabc');
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const client = new S3ObjectClient({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bucket: 'b', maxAttempts: 1 });
+        const result = await client.getRange('k', { offset: 0, length: 3 });
+        client.destroy();
+        expect(result.data.toString()).toBe('abc');
+        expect(requests).toBe(2);
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
     });
   });
 

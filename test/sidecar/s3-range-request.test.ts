@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { issueTlsBundle } from '../../certs/tls-bundle';
 import { S3RangeRequester, uriEncode, type RangeRequestOptions } from '../../sidecar/s3-range-request';
 
-const agents = { httpAgent: new http.Agent({ keepAlive: false }), httpsAgent: new https.Agent({ keepAlive: false }) };
+const agents = { httpAgent: new http.Agent({ keepAlive: false }), httpsAgent: new https.Agent({ keepAlive: false }), maxSockets: 4 };
 const example: RangeRequestOptions = {
   endpoint: 'https://s3.amazonaws.com',
   bucket: 'examplebucket',
@@ -63,6 +63,7 @@ describe('S3RangeRequester', () => {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     });
     afterAll(async () => {
+      server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     });
     beforeEach(() => {
@@ -83,6 +84,44 @@ describe('S3RangeRequester', () => {
       expect(paths).toEqual(['/examplebucket/dir/a%20b.txt']);
       expect(seen[0]).toMatchObject({ range: 'bytes=10-14', 'if-match': '"abc"', 'x-amz-content-sha256': expect.any(String) });
       expect(seen[0]?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE\/\d{8}\/us-east-1\/s3\/aws4_request,SignedHeaders=host;if-match;range;/);
+    });
+
+    it('fetches the same GET on its own connection, the body to the receiver, keeping the connection', async () => {
+      answer = (response) => response.writeHead(206, { etag: '"abc"', 'content-length': '5' }).end('hello');
+      const client = requester();
+      const bodies: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        let etag = '';
+        let text = '';
+        const result = await client.fetch('dir/a b.txt', { offset: 10, length: 5 }, '"abc"', new AbortController().signal, {
+          onHead: (tag) => (etag = tag),
+          onBody: (data, start, end) => (text += data.toString('latin1', start, end)),
+        });
+        expect(result).toEqual({ etag: '"abc"', length: 5, received: 5 });
+        expect(etag).toBe('"abc"');
+        bodies.push(text);
+      }
+      client.close();
+      expect(bodies).toEqual(['hello', 'hello']);
+      expect(paths).toEqual(['/examplebucket/dir/a%20b.txt', '/examplebucket/dir/a%20b.txt']);
+      expect(seen[0]).toMatchObject({ range: 'bytes=10-14', 'if-match': '"abc"', host: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+      expect(seen[0]?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE\/\d{8}\/us-east-1\/s3\/aws4_request,SignedHeaders=host;if-match;range;/);
+    });
+
+    it('refuses to send a header value holding a line break', async () => {
+      const fetching = requester().fetch('k', { offset: 0, length: 1 }, '"a"\r\nx-evil: 1', new AbortController().signal, { onHead: () => undefined, onBody: () => undefined });
+      await expect(fetching).rejects.toThrow(/line break/);
+      expect(paths).toEqual([]);
+    });
+
+    it.each([
+      [404, '<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>', 'NoSuchKey'],
+      [503, '<Error><Code>SlowDown</Code></Error>', 'SlowDown'],
+      [500, 'not xml', 'HTTP500'],
+    ])('turns a (chunked) HTTP %d answer to fetch into an error named as the SDK names it', async (status, body, name) => {
+      answer = (response) => response.writeHead(status).end(body);
+      const fetching = requester().fetch('k', { offset: 0, length: 1 }, undefined, new AbortController().signal, { onHead: () => undefined, onBody: () => undefined });
+      await expect(fetching).rejects.toMatchObject({ name, $metadata: { httpStatusCode: status } });
     });
 
     it.each([
@@ -120,9 +159,19 @@ describe('S3RangeRequester', () => {
           result.body.on('data', (chunk: Buffer) => (text += chunk.toString())).on('end', () => resolve(text));
         });
         expect(body).toBe('tls');
+        let fetched = '';
+        await requester.fetch('k', { offset: 0, length: 3 }, undefined, new AbortController().signal, {
+          onHead: () => undefined,
+          onBody: (data, start, end) => (fetched += data.toString('latin1', start, end)),
+        });
+        requester.close();
+        expect(fetched).toBe('tls');
         const untrusted = new S3RangeRequester({ ...example, endpoint: `https://localhost:${(server.address() as AddressInfo).port}`, forcePathStyle: true });
         await expect(untrusted.get('k', { offset: 0, length: 3 }, undefined, new AbortController().signal)).rejects.toThrow(/certificate/);
+        const untrustedFetch = untrusted.fetch('k', { offset: 0, length: 3 }, undefined, new AbortController().signal, { onHead: () => undefined, onBody: () => undefined });
+        await expect(untrustedFetch).rejects.toThrow(/certificate/);
       } finally {
+        server.closeAllConnections();
         await new Promise((resolve) => server.close(resolve));
       }
     });
