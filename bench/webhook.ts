@@ -73,6 +73,11 @@ export interface WebhookBenchRow {
    * close, the tail was made on the client's side of the socket.
    */
   p99SendLagMs?: number;
+  /**
+   * The p99 of each round on its own: on a shared machine one stall (another job taking the core,
+   * a long GC) moves a 2-second round's p99, so the spread says how much one figure can be trusted.
+   */
+  roundP99Ms: number[];
   /** Bytes of the request body. */
   bodyBytes: number;
 }
@@ -178,6 +183,11 @@ interface MeasuredLoad extends LoadResult {
   serverCpu: NodeJS.CpuUsage;
 }
 
+/** Rounds of one target added up, and each round's p99. */
+interface MeasuredRounds extends MeasuredLoad {
+  roundP99Ms: number[];
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
@@ -208,13 +218,13 @@ function runChild(job: LoadJob): Promise<MeasuredLoad> {
   });
 }
 
-function row(target: WebhookBenchRow['target'], mode: WebhookBenchRow['mode'], result: LoadResult, bodyBytes: number, cpu: NodeJS.CpuUsage): WebhookBenchRow {
+function row(target: WebhookBenchRow['target'], mode: WebhookBenchRow['mode'], result: LoadResult, bodyBytes: number, cpu: NodeJS.CpuUsage, roundP99Ms: number[] = []): WebhookBenchRow {
   const sorted = [...result.latenciesMs].sort((a, b) => a - b);
   return {
     target, mode, requests: result.requests, errors: result.errors, seconds: result.seconds,
     perSecond: result.requests / result.seconds, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99),
     serverCpuUsPerRequest: (cpu.user + cpu.system) / Math.max(1, result.requests),
-    clientCpuUsPerRequest: result.clientCpuUs / Math.max(1, result.requests), bodyBytes,
+    clientCpuUsPerRequest: result.clientCpuUs / Math.max(1, result.requests), bodyBytes, roundP99Ms,
     ...(mode === 'rate' ? { p99SendLagMs: percentile([...result.sendLagsMs].sort((a, b) => a - b), 99) } : {}),
   };
 }
@@ -252,22 +262,24 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
       await runChild({ port, path, body, caPem, serverName: SERVER_NAME, mode: 'max', durationMs: warmupMs, rate, connections, warmupRequests: 1 });
     }
     for (const mode of options.modes ?? ['max', 'rate'] as const) {
-      const totals = new Map<WebhookBenchRow['target'], MeasuredLoad>();
+      const totals = new Map<WebhookBenchRow['target'], MeasuredRounds>();
       for (let round = 0; round < rounds; round++) {
         for (const [target, port, path] of targets) {
           log(`webhook bench: ${target}, ${mode === 'max' ? `${connections} concurrent` : `${rate}/s`}, round ${round + 1}/${rounds} …`);
           const result = await runChild({ port, path, body, caPem, serverName: SERVER_NAME, mode, durationMs: durationMs / rounds, rate, connections, warmupRequests: 20 });
           if (result.firstError) log(`webhook bench: ${target}: ${result.errors} request(s) failed, the first with ${result.firstError}`);
           const sum = totals.get(target);
+          const roundP99Ms = [...(sum?.roundP99Ms ?? []), percentile([...result.latenciesMs].sort((a, b) => a - b), 99)];
           totals.set(target, sum ? {
+            roundP99Ms,
             requests: sum.requests + result.requests, errors: sum.errors + result.errors, seconds: sum.seconds + result.seconds,
             latenciesMs: sum.latenciesMs.concat(result.latenciesMs), clientCpuUs: sum.clientCpuUs + result.clientCpuUs,
             sendLagsMs: sum.sendLagsMs.concat(result.sendLagsMs), ...(sum.firstError ?? result.firstError ? { firstError: sum.firstError ?? result.firstError } : {}),
             serverCpu: { user: sum.serverCpu.user + result.serverCpu.user, system: sum.serverCpu.system + result.serverCpu.system },
-          } : result);
+          } : { ...result, roundP99Ms });
         }
       }
-      for (const [target, total] of totals) rows.push(row(target, mode, total, bodyBytes, total.serverCpu));
+      for (const [target, total] of totals) rows.push(row(target, mode, total, bodyBytes, total.serverCpu, total.roundP99Ms));
     }
   } finally {
     await webhook.close();
@@ -310,6 +322,8 @@ export function formatWebhookTable(rows: WebhookBenchRow[]): string {
     const ok = atRate.p99Ms < WEBHOOK_TARGETS.p99Ms && atRate.perSecond >= 0.95 * WEBHOOK_TARGETS.rate && atRate.errors === 0;
     lines.push(`webhook p99 at ${atRate.perSecond.toFixed(0)} reviews/s: ${atRate.p99Ms.toFixed(2)} ms (target < ${WEBHOOK_TARGETS.p99Ms} ms at ${WEBHOOK_TARGETS.rate}/s: ${ok ? 'met' : 'NOT met'})`);
   }
+  const spreads = rows.filter((r) => r.mode === 'rate').map((r) => `${r.target} ${r.roundP99Ms.map((p) => p.toFixed(1)).join(' / ')}`);
+  if (spreads.length > 0) lines.push(`fixed rate, p99 of each round (ms): ${spreads.join('; ')}`);
   const lags = rows.filter((r) => r.p99SendLagMs !== undefined).map((r) => `${r.target} ${(r.p99SendLagMs ?? 0).toFixed(2)} ms`);
   if (lags.length > 0) lines.push(`fixed rate, p99 of the load generator's own lag in sending (included in the latencies above): ${lags.join(', ')}`);
   lines.push(`body: ${rows[0]?.bodyBytes ?? 0} bytes of AdmissionReview JSON, two datasets`);
