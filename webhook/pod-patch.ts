@@ -45,12 +45,12 @@ export function diffPod(before: Pod, after: Pod): PatchOperation[] {
 export type PatchOperation = { op: 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string };
 
 /**
- * The patch as the pieces of its JSON text, which together are what JSON.stringify(operations)
- * writes, with the remembered text of shared parts (the sidecar, the volumes and mounts) copied
- * rather than written again (json-text.ts). In pieces, because they go straight into the base64
- * encoder's buffer (admission-review.ts), never joined into one string.
+ * The patch as JSON text, as JSON.stringify(operations) writes it, with the remembered text of
+ * shared parts (the sidecar, the volumes and mounts) copied rather than written again
+ * (json-text.ts). Collected as pieces and joined once: one flat string, where adding each piece
+ * to a string made a chain of ~60 string pieces the encoder then had to flatten.
  */
-export function patchPieces(operations: readonly PatchOperation[]): string[] {
+export function patchText(operations: readonly PatchOperation[]): string {
   const pieces = ['['];
   for (let i = 0; i < operations.length; i++) {
     const operation = operations[i] as PatchOperation;
@@ -59,12 +59,7 @@ export function patchPieces(operations: readonly PatchOperation[]): string[] {
     else pieces.push(',"value":', jsonText(operation.value), '}');
   }
   pieces.push(']');
-  return pieces;
-}
-
-/** The patch as JSON text, exactly JSON.stringify(operations) (see patchPieces). */
-export function patchText(operations: readonly PatchOperation[]): string {
-  return patchPieces(operations).join('');
+  return pieces.join('');
 }
 
 type Json = Record<string, unknown>;

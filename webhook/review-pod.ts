@@ -13,7 +13,7 @@
  *
  * No side effects anywhere: a `dryRun` request is reviewed exactly like any other.
  */
-import { type AdmissionRequest, type AdmissionResponse, base64OfPieces, isPodCreate } from './admission-review';
+import { type AdmissionRequest, type AdmissionResponse, base64Of, isPodCreate } from './admission-review';
 import { type NodeCacheReport, planCacheHints } from './cache-hints';
 import type { DatasetCatalog } from './catalog';
 import type { WebhookConfig } from './config';
@@ -27,7 +27,7 @@ import {
 } from './names';
 import { type Container, checkPodShape, type EnvVar, type Pod, podDisplayName } from './pod';
 import { parsePodRequest, type PodRequest } from './pod-annotations';
-import { copyForInjection, diffPod, patchPieces } from './pod-patch';
+import { copyForInjection, diffPod, patchText } from './pod-patch';
 import { sharedSidecarContainer } from './sidecar-spec';
 import { reconcileByName } from './volumes';
 
@@ -110,7 +110,7 @@ export async function reviewPod(request: AdmissionRequest, deps: ReviewDeps): Pr
     uid,
     allowed: true,
     patchType: 'JSONPatch',
-    patch: base64OfPieces(patchPieces(operations)),
+    patch: base64Of(patchText(operations)),
     auditAnnotations: { datasets: names.join(','), ...(hintReason ? { 'cache-hints': hintReason } : {}) },
   };
   return {

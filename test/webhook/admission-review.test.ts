@@ -1,5 +1,5 @@
 import { readdirSync } from 'node:fs';
-import { base64Of, base64OfPieces, reviewEnvelope, serializeReview } from '../../webhook/admission-review';
+import { base64Of, reviewEnvelope, serializeReview } from '../../webhook/admission-review';
 import { reviewPod } from '../../webhook/review-pod';
 import { FIXTURES, loadRequest, testDeps } from './review-fixtures';
 
@@ -47,15 +47,3 @@ describe('base64Of', () => {
     expect(Buffer.from(encoded, 'base64').toString('utf8')).toBe(text);
   });
 });
-
-describe('base64OfPieces', () => {
-  it.each<[string, string[]]>([
-    ['no pieces', []],
-    ['pieces of a patch', ['[', '{"op":"add","path":', '"/x"', ',"value":', '"é"', '}', ']']],
-    ['pieces that together pass the scratch buffer\'s end', ['a'.repeat(40_000), '🙂', 'b'.repeat(30_000)]],
-    ['a piece ending with a character that just does not fit', ['c'.repeat(64 * 1024 - 3), '🙂🙂']],
-  ])('%s: is the base64 of the UTF-8 of the pieces joined', (_name, pieces) => {
-    expect(base64OfPieces(pieces)).toBe(Buffer.from(pieces.join(''), 'utf8').toString('base64'));
-  });
-});
-
