@@ -226,10 +226,10 @@ export class BlockCache {
       const disk = this.disk;
       // Each hit is handed out as soon as its own file is read, not when the whole batch is.
       const lookups = blocks.map(async (block) => {
-        const lookup = await disk.get(block.id).catch(() => ({ found: false as const, reason: 'missing' as const }));
+        const lookup = await disk.get(block.id, this.allocate).catch(() => ({ found: false as const, reason: 'missing' as const }));
         if (lookup.found) {
           this.metrics.cacheHits.inc({ dataset: this.options.dataset, tier: 'disk' });
-          this.deliver(block, this.intoBlockMemory(lookup.data));
+          this.deliver(block, this.asBlock(lookup.data));
           return undefined;
         }
         this.metrics.cacheMisses.inc({ dataset: this.options.dataset, tier: 'disk', ...(lookup.reason === 'corrupt' ? { reason: 'corrupt' } : {}) });
@@ -241,19 +241,14 @@ export class BlockCache {
   }
 
   /**
-   * A block read from the disk tier, in a free block buffer when there is one: the copy (~0.05 ms
-   * per MiB) lets the worker's buffer die young, where keeping it would leave one more dead block
-   * for a full collection once evicted. Without a free buffer the block keeps its own memory,
-   * reusable after its eviction.
+   * A block from the disk tier: usually already in block memory (the pool decoded it into a
+   * staging slot and copied it into `allocate`'s buffer); a block the pool had to hand over in
+   * a buffer of its own (all slots busy, or a block still queued for writing) is adopted, so its
+   * memory is reused once it is evicted.
    */
-  private intoBlockMemory(data: Buffer): Buffer {
-    const free = this.recycler.reuse(data.length);
-    if (!free) {
-      this.recycler.adopt(data);
-      return data;
-    }
-    data.copy(free);
-    return free;
+  private asBlock(data: Buffer): Buffer {
+    this.recycler.adopt(data);
+    return data;
   }
 
   /** A loaded block: into the memory tier, then to everyone waiting for it. */

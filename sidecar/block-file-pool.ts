@@ -37,6 +37,9 @@ export interface BlockRead {
   readonly id: string;
 }
 
+/** Where the pool puts a block it read: a buffer of `length` bytes (e.g. a recycled block). */
+export type BlockDestination = (length: number) => Buffer;
+
 export type BlockReadResult =
   | { readonly status: 'found'; readonly data: Buffer; readonly fileBytes: number }
   | { readonly status: 'missing' }
@@ -50,12 +53,13 @@ export class BlockFileError extends Error {
   }
 }
 
-type Request = ({ op: 'write' } & BlockWrite) | ({ op: 'read' } & BlockRead);
-type ReadOutcome = { status: 'found'; data: Buffer; fileBytes: number } | { status: 'missing' | 'corrupt' };
+/** A read may name a staging slot to decode into (then the reply carries the length, not the data). */
+type Request = ({ op: 'write' } & BlockWrite) | ({ op: 'read'; slot?: Uint8Array } & BlockRead);
+type ReadOutcome = { status: 'found'; data: Buffer | number; fileBytes: number } | { status: 'missing' | 'corrupt' };
 type Reply =
   | { seq: number; error: { message: string; code?: string } }
   | { seq: number; bytes: number }
-  | { seq: number; status: 'found'; data: Uint8Array; fileBytes: number }
+  | { seq: number; status: 'found'; data: Uint8Array | number; fileBytes: number }
   | { seq: number; status: 'missing' | 'corrupt' };
 
 /**
@@ -102,7 +106,7 @@ function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: typeof node
     }
   };
 
-  const read = (request: BlockRead): ReadOutcome => {
+  const read = (request: BlockRead & { slot?: Uint8Array }): ReadOutcome => {
     let file: Buffer;
     try {
       const fd = fs.openSync(request.file, 'r');
@@ -116,8 +120,8 @@ function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: typeof node
     } catch {
       return { status: 'missing' };
     }
-    const data = codec.decode(request.key, request.id, file);
-    if (!data) {
+    const data = request.slot ? codec.decodeInto(request.key, request.id, file, request.slot) : codec.decode(request.key, request.id, file);
+    if (data === undefined || data === -1) {
       try {
         fs.unlinkSync(request.file);
       } catch {
@@ -139,8 +143,12 @@ function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: typeof node
         port.postMessage({ ...reply, seq: message.seq });
         return;
       }
-      // Hand the plaintext over without a copy when it owns its memory (it does: decipher output).
       const data = reply.data;
+      if (typeof data === 'number') {
+        port.postMessage({ ...reply, seq: message.seq });
+        return;
+      }
+      // Hand the plaintext over without a copy when it owns its memory (it does: decipher output).
       const owned = data.byteOffset === 0 && data.buffer.byteLength === data.byteLength && data.buffer instanceof ArrayBuffer;
       const out = owned ? data : new Uint8Array(data);
       port.postMessage({ ...reply, data: out, seq: message.seq }, [out.buffer as ArrayBuffer]);
@@ -199,6 +207,15 @@ export class BlockFilePool {
    */
   private stage(data: Uint8Array): { index: number; view: Uint8Array } | undefined {
     if (data.buffer instanceof SharedArrayBuffer || data.byteLength > STAGING_SLOT_BYTES) return undefined;
+    const slot = this.slot();
+    if (!slot) return undefined;
+    const view = slot.view.subarray(0, data.byteLength);
+    view.set(data);
+    return { index: slot.index, view };
+  }
+
+  /** A free staging slot (a whole slot's view), or undefined when all are taken. */
+  private slot(): { index: number; view: Uint8Array } | undefined {
     if (!this.staging) {
       const memory = new SharedArrayBuffer(STAGING_SLOTS * STAGING_SLOT_BYTES);
       new Uint8Array(memory).fill(0); // fault the pages in once, here, not on every block
@@ -206,16 +223,28 @@ export class BlockFilePool {
     }
     const index = this.staging.free.pop();
     if (index === undefined) return undefined;
-    const view = new Uint8Array(this.staging.memory, index * STAGING_SLOT_BYTES, data.byteLength);
-    view.set(data);
-    return { index, view };
+    return { index, view: new Uint8Array(this.staging.memory, index * STAGING_SLOT_BYTES, STAGING_SLOT_BYTES) };
   }
 
-  async read(request: BlockRead): Promise<BlockReadResult> {
-    const reply = await this.send({ op: 'read', ...request });
-    if (!('status' in reply)) throw new Error('block file worker: unexpected reply to a read');
-    if (reply.status !== 'found') return { status: reply.status };
-    return { status: 'found', data: Buffer.from(reply.data.buffer, reply.data.byteOffset, reply.data.byteLength), fileBytes: reply.fileBytes };
+  /**
+   * Read and decode a block file. With `into`, the worker decodes into a staging slot (no
+   * block-sized allocation on either side) and the block is copied from there into `into`'s
+   * buffer; without it, or with every slot taken, the plaintext comes in a buffer of its own.
+   */
+  async read(request: BlockRead, into?: BlockDestination): Promise<BlockReadResult> {
+    const slot = into ? this.slot() : undefined;
+    try {
+      const reply = await this.send({ op: 'read', ...request, ...(slot ? { slot: slot.view } : {}) });
+      if (!('status' in reply)) throw new Error('block file worker: unexpected reply to a read');
+      if (reply.status !== 'found') return { status: reply.status };
+      if (typeof reply.data !== 'number') return { status: 'found', data: Buffer.from(reply.data.buffer, reply.data.byteOffset, reply.data.byteLength), fileBytes: reply.fileBytes };
+      if (!slot || !into) throw new Error('block file worker: decoded into a slot it was not given');
+      const data = into(reply.data);
+      data.set(slot.view.subarray(0, reply.data));
+      return { status: 'found', data, fileBytes: reply.fileBytes };
+    } finally {
+      if (slot) this.staging?.free.push(slot.index);
+    }
   }
 
   /** Stop the workers; calls still pending fail. */

@@ -59,6 +59,12 @@ export interface BlockCodec {
   encode(key: Uint8Array, id: string, data: Uint8Array): [Buffer, Buffer, Buffer];
   /** The block's bytes, or undefined when `file` is not an intact block of `id` under `key`. */
   decode(key: Uint8Array, id: string, file: Uint8Array): Buffer | undefined;
+  /**
+   * Decode into `target` (at least the block's length) and return that length, or -1 when
+   * `file` is not an intact block (`target` then holds garbage). Decrypts in small steps, so no
+   * block-sized buffer is allocated (fresh memory is what costs most here: page faults).
+   */
+  decodeInto(key: Uint8Array, id: string, file: Uint8Array, target: Uint8Array): number;
 }
 
 /**
@@ -72,6 +78,24 @@ export function blockCodec(crypto: typeof nodeCrypto): BlockCodec {
   const headerBytes = 24;
   const tagBytes = 16;
   const additionalData = (header: Uint8Array, id: string): Buffer => Buffer.concat([header, Buffer.from(id)]);
+  /** Decryption steps of `decodeInto`: small enough that their outputs come from malloc's reused memory. */
+  const step = 64 * 1024;
+  /** A file's header checked and its decipher set up, or undefined when it is not a block file. */
+  const open = (key: Uint8Array, id: string, bytes: Uint8Array): { decipher: nodeCrypto.DecipherGCM; sealed: Buffer } | undefined => {
+    const file = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (file.length < headerBytes + tagBytes) return undefined;
+    if (!file.subarray(0, 4).equals(magic) || file.readUInt8(4) !== version) return undefined;
+    const length = file.readUInt32BE(20);
+    if (file.length !== headerBytes + length + tagBytes) return undefined;
+    try {
+      const decipher = crypto.createDecipheriv('aes-256-gcm', key, file.subarray(8, 20), { authTagLength: tagBytes });
+      decipher.setAAD(additionalData(file.subarray(0, headerBytes), id));
+      decipher.setAuthTag(file.subarray(headerBytes + length));
+      return { decipher, sealed: file.subarray(headerBytes, headerBytes + length) };
+    } catch {
+      return undefined;
+    }
+  };
   return {
     encode(key, id, data) {
       const header = Buffer.alloc(headerBytes);
@@ -86,20 +110,29 @@ export function blockCodec(crypto: typeof nodeCrypto): BlockCodec {
       return [header, sealed, cipher.getAuthTag()];
     },
     decode(key, id, bytes) {
-      const file = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      if (file.length < headerBytes + tagBytes) return undefined;
-      if (!file.subarray(0, 4).equals(magic) || file.readUInt8(4) !== version) return undefined;
-      const length = file.readUInt32BE(20);
-      if (file.length !== headerBytes + length + tagBytes) return undefined;
+      const opened = open(key, id, bytes);
+      if (!opened) return undefined;
       try {
-        const decipher = crypto.createDecipheriv('aes-256-gcm', key, file.subarray(8, 20), { authTagLength: tagBytes });
-        decipher.setAAD(additionalData(file.subarray(0, headerBytes), id));
-        decipher.setAuthTag(file.subarray(headerBytes + length));
-        const plain = decipher.update(file.subarray(headerBytes, headerBytes + length));
-        decipher.final();
+        const plain = opened.decipher.update(opened.sealed);
+        opened.decipher.final();
         return plain;
       } catch {
         return undefined;
+      }
+    },
+    decodeInto(key, id, bytes, target) {
+      const opened = open(key, id, bytes);
+      if (!opened || target.length < opened.sealed.length) return -1;
+      const into = Buffer.from(target.buffer, target.byteOffset, target.byteLength);
+      try {
+        let at = 0;
+        for (let start = 0; start < opened.sealed.length; start += step) {
+          at += opened.decipher.update(opened.sealed.subarray(start, start + step)).copy(into, at);
+        }
+        at += opened.decipher.final().copy(into, at);
+        return at;
+      } catch {
+        return -1;
       }
     },
   };

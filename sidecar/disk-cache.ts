@@ -16,7 +16,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { BLOCK_FILE_OVERHEAD, blockFileName, type BlockKeys } from './block-file';
-import { BlockFileError, sharedBlockFilePool, type BlockFilePool } from './block-file-pool';
+import { BlockFileError, sharedBlockFilePool, type BlockDestination, type BlockFilePool } from './block-file-pool';
 import type { Logger } from './logger';
 
 export interface DiskCacheOptions {
@@ -94,7 +94,8 @@ export class DiskCache {
     return path.join(this.options.dir, this.relativeOf(id));
   }
 
-  async get(id: string): Promise<DiskLookup> {
+  /** The block `id` if this tier has it; read into `into`'s buffer when given (block-file-pool.ts). */
+  async get(id: string, into?: BlockDestination): Promise<DiskLookup> {
     const relative = this.relativeOf(id);
     const waiting = this.queued.get(relative);
     if (waiting) return { found: true, data: waiting };
@@ -102,7 +103,7 @@ export class DiskCache {
     if (this.readsRunning >= MAX_PARALLEL_READS) await new Promise<void>((resolve) => this.readQueue.push(resolve));
     else this.readsRunning++;
     try {
-      return await this.readBlock(id, relative);
+      return await this.readBlock(id, relative, into);
     } finally {
       const next = this.readQueue.shift();
       if (next) next();
@@ -110,10 +111,10 @@ export class DiskCache {
     }
   }
 
-  private async readBlock(id: string, relative: string): Promise<DiskLookup> {
+  private async readBlock(id: string, relative: string, into: BlockDestination | undefined): Promise<DiskLookup> {
     const file = path.join(this.options.dir, relative);
     const result = await this.pool
-      .read({ file, size: this.index.get(relative)?.size ?? -1, key: this.options.keys.encryption, id })
+      .read({ file, size: this.index.get(relative)?.size ?? -1, key: this.options.keys.encryption, id }, into)
       .catch(() => ({ status: 'missing' as const }));
     if (result.status === 'missing') {
       this.forget(relative);

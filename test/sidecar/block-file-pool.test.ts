@@ -54,6 +54,47 @@ describe('BlockFilePool', () => {
       expect(result.status === 'found' && result.data.equals(data)).toBe(true);
     });
 
+    it.each([
+      ['a small block', 11],
+      ['a 1 MiB block (decrypted in steps)', 1024 * 1024],
+      ['a block of an odd size', 200_003],
+    ])('decodes %s into the destination it is given, through a staging slot', async (_name, size) => {
+      const data = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) data[i] = (i * 7) % 256;
+      const file = path.join(dir, 'into.blk');
+      writeFileSync(file, encodeBlock(keys, id, data));
+      const destinations: Buffer[] = [];
+      const result = await pool.read({ file, size: -1, key: keys.encryption, id }, (length) => {
+        const buffer = Buffer.alloc(length, 0xee);
+        destinations.push(buffer);
+        return buffer;
+      });
+      expect(destinations).toHaveLength(1);
+      expect(result.status === 'found' && result.data === destinations[0]).toBe(true);
+      expect(result.status === 'found' && result.data.equals(data)).toBe(true);
+    });
+
+    it('reports a tampered file as corrupt when decoding into a destination, and never calls it', async () => {
+      const file = path.join(dir, 'bad-into.blk');
+      const encoded = encodeBlock(keys, id, Buffer.alloc(300_000, 1));
+      encoded[100_000] = (encoded[100_000] ?? 0) ^ 1;
+      writeFileSync(file, encoded);
+      let called = false;
+      const result = await pool.read({ file, size: -1, key: keys.encryption, id }, (length) => {
+        called = true;
+        return Buffer.alloc(length);
+      });
+      expect(result).toEqual({ status: 'corrupt' });
+      expect(called).toBe(false);
+    });
+
+    it('reads into destinations with more reads in flight than staging slots', async () => {
+      const blocks = Array.from({ length: 20 }, (_, i) => Buffer.alloc(100_000 + i, i));
+      blocks.forEach((block, i) => writeFileSync(path.join(dir, `m${i}.blk`), encodeBlock(keys, `${id}${i}`, block)));
+      const results = await Promise.all(blocks.map((_, i) => pool.read({ file: path.join(dir, `m${i}.blk`), size: -1, key: keys.encryption, id: `${id}${i}` }, (length) => Buffer.alloc(length))));
+      results.forEach((result, i) => expect(result.status === 'found' && result.data.equals(blocks[i] as Buffer)).toBe(true));
+    });
+
     it('reports a missing file as missing', async () => {
       expect(await pool.read({ file: path.join(dir, 'none.blk'), size: -1, key: keys.encryption, id })).toEqual({ status: 'missing' });
     });
