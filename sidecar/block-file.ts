@@ -55,8 +55,11 @@ export const BLOCK_FILE_OVERHEAD = 24 + 16;
 
 /** Encode and decode block files; see `blockCodec`. */
 export interface BlockCodec {
-  /** The file as three buffers to write one after the other: header, ciphertext, tag. */
-  encode(key: Uint8Array, id: string, data: Uint8Array): [Buffer, Buffer, Buffer];
+  /**
+   * The file as buffers to write one after the other: the header, the ciphertext in pieces of at
+   * most 64 KiB (encrypted in steps, so no block-sized buffer is allocated), the tag.
+   */
+  encode(key: Uint8Array, id: string, data: Uint8Array): Buffer[];
   /** The block's bytes, or undefined when `file` is not an intact block of `id` under `key`. */
   decode(key: Uint8Array, id: string, file: Uint8Array): Buffer | undefined;
   /**
@@ -105,9 +108,12 @@ export function blockCodec(crypto: typeof nodeCrypto): BlockCodec {
       header.writeUInt32BE(data.length, 20);
       const cipher = crypto.createCipheriv('aes-256-gcm', key, header.subarray(8, 20), { authTagLength: tagBytes });
       cipher.setAAD(additionalData(header, id));
-      const sealed = cipher.update(data);
-      cipher.final();
-      return [header, sealed, cipher.getAuthTag()];
+      const parts = [header];
+      for (let start = 0; start < data.length; start += step) parts.push(cipher.update(data.subarray(start, start + step)));
+      const last = cipher.final();
+      if (last.length > 0) parts.push(last);
+      parts.push(cipher.getAuthTag());
+      return parts;
     },
     decode(key, id, bytes) {
       const opened = open(key, id, bytes);
