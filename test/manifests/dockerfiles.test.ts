@@ -34,7 +34,7 @@ describe.each(IMAGES)('$file', ({ file, commands, entrypoint }) => {
     const links = runs(runtime).join('\n');
     for (const command of commands) {
       expect(links).toContain(`ln -s /app/bin/${command} /usr/local/bin/${command}`);
-      expect(readFileSync(path.join(ROOT, 'bin', command), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+      expect(readFileSync(path.join(ROOT, 'bin', command), 'utf8')).toMatch(/^#!\/usr\/bin\/env (-S )?node( [^\n]*)?\n/);
     }
   });
 

@@ -60,9 +60,11 @@ describe('sibling prefetch through a FUSE mount (integration)', () => {
     it(`has the next ${AHEAD} files fetched before the reader asks for them`, async () => {
       await catEach(dir, Array.from({ length: 10 }, (_, i) => `walk/${name(i)}`));
       const fetched = await getsUnder('walk/');
-      // The reader's own first three, in order; then the siblings in listing order, 4 GETs in
-      // flight, which the server may see in any order among themselves.
-      expect(fetched.slice(0, 3)).toEqual(['walk/f000', 'walk/f001', 'walk/f002']);
+      // The reader's own first two, in order. Its third whole read qualifies the directory: that
+      // file's GET and the first siblings' start in the same turn, each after its disk-tier lookup
+      // on a worker thread, so the server may see them in any order among themselves, as it may
+      // the siblings' (4 in flight) — each within a few places of its listing order.
+      expect(fetched.slice(0, 2)).toEqual(['walk/f000', 'walk/f001']);
       fetched.forEach((key, position) => expect(Math.abs(Number(/f(\d+)$/.exec(key)?.[1]) - position)).toBeLessThan(4));
       expect([...fetched].sort()).toEqual(Array.from({ length: 10 + AHEAD }, (_, i) => `walk/${name(i)}`));
     });
