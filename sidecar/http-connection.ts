@@ -39,6 +39,14 @@ export interface ResponseHandler {
   onHead(head: ResponseHead): void;
   /** Body bytes `data[start, end)`, in order. `data` is reused: copy what you keep. May throw. */
   onBody(data: Buffer, start: number, end: number): void;
+  /**
+   * Optional: where the socket should read the next body bytes itself — a region of at most
+   * `max` bytes (e.g. the rest of a block buffer), or undefined for the connection's buffer.
+   * Bytes read there are reported by `onBodyWritten` instead of `onBody`: no copy at all.
+   */
+  bodyRegion?(max: number): Buffer | undefined;
+  /** `length` body bytes were read into the start of the region `bodyRegion` returned last. */
+  onBodyWritten?(length: number): void;
 }
 
 export interface Exchange {
@@ -80,13 +88,16 @@ export class HttpConnection {
   private readonly socket: net.Socket;
   private active: Active | undefined;
   private closedBy: Error | undefined;
+  private readonly buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  /** The handler's region the socket reads into next, if it gave one. */
+  private region: Buffer | undefined;
   /** Requests sent on this connection, finished or not. */
   requests = 0;
 
   constructor(target: ConnectionTarget) {
-    const buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
     const onread: net.OnReadOpts = {
-      buffer,
+      // Asked for again after every read: the next read goes where `nextBuffer` says.
+      buffer: () => this.nextBuffer(),
       callback: (length, data) => {
         this.onData(data as Buffer, length);
         return true;
@@ -154,10 +165,32 @@ export class HttpConnection {
     this.close(Object.assign(new Error('connection closed'), { code: 'ECONNRESET' }));
   }
 
+  /** The handler's region for the next body bytes of a Content-Length answer, else our buffer. */
+  private nextBuffer(): Buffer {
+    this.region = undefined;
+    const active = this.active;
+    if (active?.head && !active.chunked && active.handler.bodyRegion) {
+      const left = active.announced - active.received;
+      const region = left > 0 ? active.handler.bodyRegion(left) : undefined;
+      if (region && region.length > 0 && region.length <= left) this.region = region;
+    }
+    return this.region ?? this.buffer;
+  }
+
   private onData(data: Buffer, length: number): void {
     const active = this.active;
     if (!active) {
       this.close(new Error('the server sent bytes nobody asked for'));
+      return;
+    }
+    if (data === this.region) {
+      try {
+        active.received += length;
+        active.handler.onBodyWritten?.(length);
+        if (active.received === active.announced) this.complete(active);
+      } catch (error) {
+        this.close(error as Error);
+      }
       return;
     }
     try {

@@ -55,15 +55,36 @@ export class PartWriter {
       data.copy(this.part, this.filled, at, at + n);
       this.filled += n;
       at += n;
-      if (this.filled === this.part.length) {
-        if (this.onPart) this.onPart(this.index, this.part);
-        else this.kept.push(this.part);
-        this.index++;
-        const left = this.expected - this.index * this.partSize;
-        this.part = this.allocate(Math.max(0, Math.min(this.partSize, left)));
-        this.filled = 0;
-      }
+      if (this.filled === this.part.length) this.handOver();
     }
+  }
+
+  /** The current part is full: hand it over and open the next. */
+  private handOver(): void {
+    if (this.onPart) this.onPart(this.index, this.part);
+    else this.kept.push(this.part);
+    this.index++;
+    const left = this.expected - this.index * this.partSize;
+    this.part = this.allocate(Math.max(0, Math.min(this.partSize, left)));
+    this.filled = 0;
+  }
+
+  /**
+   * Where the next bytes may be written directly (the free rest of the current part, at most
+   * `max` bytes), for a reader that fills it and then calls `commit`; undefined when no part is
+   * open (the body is complete).
+   */
+  region(max: number): Buffer | undefined {
+    if (this.filled >= this.part.length) return undefined;
+    return this.part.subarray(this.filled, this.filled + Math.min(max, this.part.length - this.filled));
+  }
+
+  /** `length` bytes were written at the start of the last `region`. */
+  commit(length: number): void {
+    if (length > this.part.length - this.filled || this.received + length > this.expected) throw new BodyTooLongError(`body longer than the ${this.expected} bytes announced`);
+    this.received += length;
+    this.filled += length;
+    if (this.filled === this.part.length) this.handOver();
   }
 
   /** What arrived: a part cut short by an early end is included, so the caller sees every byte. */

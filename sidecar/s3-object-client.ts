@@ -179,6 +179,9 @@ export class S3ObjectClient implements ObjectClient {
           throw error;
         }
       },
+      // The socket reads straight into the block being filled: no copy.
+      bodyRegion: (max) => writer?.region(max),
+      onBodyWritten: (length) => writer?.commit(length),
     });
     if (expected === 0 && out.received === 0) return { data: Buffer.alloc(0), length: 0, etag: out.etag };
     const read = (writer as PartWriter).finish();

@@ -50,6 +50,9 @@ export interface RangeReceiver {
   onHead(etag: string, length: number): void;
   /** Body bytes `data[start, end)`; `data` is reused, copy them. */
   onBody(data: Buffer, start: number, end: number): void;
+  /** Optional: where the connection may read body bytes itself (see http-connection.ts). */
+  bodyRegion?(max: number): Buffer | undefined;
+  onBodyWritten?(length: number): void;
 }
 
 export interface FetchResult {
@@ -132,6 +135,9 @@ export class S3RangeRequester {
           if (errorBytes < MAX_ERROR_BODY) errorBody.push(Buffer.from(data.subarray(start, Math.min(end, start + MAX_ERROR_BODY - errorBytes))));
           errorBytes += end - start;
         },
+        // Only a data answer's body goes straight where the receiver wants it.
+        bodyRegion: (max) => (status === 200 || status === 206 ? receiver.bodyRegion?.(max) : undefined),
+        onBodyWritten: (length) => receiver.onBodyWritten?.(length),
       },
       signal,
     );

@@ -130,6 +130,41 @@ describe('HttpConnection', () => {
     });
   });
 
+  describe('when the handler gives regions to read the body into', () => {
+    it('has the socket read the body straight into them, and the bytes are the body', async () => {
+      const body = Buffer.alloc(300_000);
+      for (let i = 0; i < body.length; i++) body[i] = (i * 13) % 256;
+      server.script = () => [`HTTP/1.1 206 Partial Content\r\ncontent-length: ${body.length}\r\n\r\n`, body.subarray(0, 100_000), body.subarray(100_000)];
+      const target = Buffer.alloc(body.length);
+      let filled = 0;
+      let written = 0;
+      let copied = 0;
+      const handler = {
+        onHead: () => undefined,
+        onBody: (data: Buffer, start: number, end: number) => {
+          filled += data.copy(target, filled, start, end);
+          copied += end - start;
+        },
+        bodyRegion: (max: number) => target.subarray(filled, filled + Math.min(max, 40_000)),
+        onBodyWritten: (length: number) => {
+          filled += length;
+          written += length;
+        },
+      };
+      const connection = connect();
+      const exchange = await connection.exchange(GET, handler);
+      expect(exchange).toMatchObject({ received: body.length, announced: body.length });
+      expect(target.equals(body)).toBe(true);
+      expect(written).toBeGreaterThan(body.length / 2);
+      expect(written + copied).toBe(body.length);
+      // The connection is reusable, reading into its own buffer again.
+      server.script = () => ['HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'];
+      const seen = collector();
+      await connection.exchange(GET, seen.handler);
+      expect(seen.text()).toBe('ok');
+    });
+  });
+
   describe('when the answer is chunked (as servers often send errors)', () => {
     it.each([
       ['whole', ['HTTP/1.1 503 Slow Down\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n']],
