@@ -10,7 +10,7 @@ import { parseByteQuantity, QUANTITY_HELP } from '../common/quantity';
 import { mountDataset, type DatasetSpec } from './dataset-mount';
 import { createLogger, type LogLevel } from './logger';
 import { SidecarMetrics } from './metrics';
-import { mountCredentialsFromEnv } from './sidecar-config';
+import { MAX_ID, MAX_LISTING_AHEAD, MAX_SIBLING_FILES, MAX_SIBLING_REQUESTS, mountCredentialsFromEnv } from './sidecar-config';
 import { DEFAULT_PREFETCH } from './prefetcher';
 import { DEFAULT_READAHEAD_KIB } from './fuse-adapter';
 import { DEFAULT_SIBLING_PREFETCH } from './sibling-prefetcher';
@@ -93,10 +93,12 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
     if (value === undefined) problems.push(`--${name} "${text}" is not ${QUANTITY_HELP}`);
     return value ?? 0;
   };
-  const integer = (name: string, text: string | undefined, fallback: number, min = 0, hint = ''): number => {
+  const integer = (name: string, text: string | undefined, fallback: number, bounds: { min?: number; max?: number; hint?: string } = {}): number => {
     if (text === undefined) return fallback;
+    const { min = 0, max = Number.MAX_SAFE_INTEGER, hint = '' } = bounds;
     const value = Number(text);
-    if (!Number.isInteger(value) || value < min) problems.push(`--${name} "${text}" must be an integer ≥ ${min}${hint}`);
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    if (!Number.isInteger(value) || value < min || value > max) problems.push(`--${name} "${text}" must be an integer ${range}${hint}`);
     return value;
   };
   const cacheBytes = quantity('cache-size', values['cache-size']);
@@ -106,13 +108,17 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
   if (!Number.isFinite(ttl) || ttl < 0) problems.push(`--metadata-ttl "${values['metadata-ttl']}" must be a number of seconds ≥ 0`);
   const logLevel = values['log-level'] as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) problems.push(`--log-level "${logLevel}" must be debug, info, warn or error`);
-  const uid = integer('uid', values.uid, defaults.uid);
-  const gid = integer('gid', values.gid, defaults.gid);
+  const uid = integer('uid', values.uid, defaults.uid, { max: MAX_ID });
+  const gid = integer('gid', values.gid, defaults.gid, { max: MAX_ID });
   const readaheadKiB = integer('readahead-kib', values['readahead-kib'], DEFAULT_READAHEAD_KIB);
-  const siblingFiles = integer('sibling-prefetch', values['sibling-prefetch'], DEFAULT_SIBLING_PREFETCH.aheadFiles);
-  const siblingRequests = integer('sibling-prefetch-requests', values['sibling-prefetch-requests'], DEFAULT_SIBLING_PREFETCH.maxRequests, 1, ' (turn sibling prefetch off with --sibling-prefetch 0)');
-  const listingAhead = integer('listing-prefetch', values['listing-prefetch'], DEFAULT_LISTING_PREFETCH.directories);
-  const s3Attempts = integer('s3-attempts', values['s3-attempts'], DEFAULT_MAX_ATTEMPTS, 1);
+  const siblingFiles = integer('sibling-prefetch', values['sibling-prefetch'], DEFAULT_SIBLING_PREFETCH.aheadFiles, { max: MAX_SIBLING_FILES });
+  const siblingRequests = integer('sibling-prefetch-requests', values['sibling-prefetch-requests'], DEFAULT_SIBLING_PREFETCH.maxRequests, {
+    min: 1,
+    max: MAX_SIBLING_REQUESTS,
+    hint: ' (turn sibling prefetch off with --sibling-prefetch 0)',
+  });
+  const listingAhead = integer('listing-prefetch', values['listing-prefetch'], DEFAULT_LISTING_PREFETCH.directories, { max: MAX_LISTING_AHEAD });
+  const s3Attempts = integer('s3-attempts', values['s3-attempts'], DEFAULT_MAX_ATTEMPTS, { min: 1 });
   const s3Timeout = values['s3-timeout'] === undefined ? DEFAULT_ATTEMPT_TIMEOUT_MS / 1000 : Number(values['s3-timeout']);
   if (!Number.isFinite(s3Timeout) || s3Timeout <= 0) problems.push(`--s3-timeout "${values['s3-timeout']}" must be a number of seconds > 0`);
   let credentials;

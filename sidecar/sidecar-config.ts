@@ -57,10 +57,15 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** Dataset names are object names: DNS-1123 subdomains (dots allowed, as the webhook accepts), at most 253 characters. */
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Beyond these the budget no longer bounds anything a sidecar's memory and sockets can hold. */
-const MAX_SIBLING_FILES = 4096;
-const MAX_SIBLING_REQUESTS = 64;
-const MAX_LISTING_AHEAD = 64;
+/**
+ * Beyond these the budget no longer bounds anything a sidecar's memory and sockets can hold
+ * (`datamount-sidecar mount` checks its options against the same bounds).
+ */
+export const MAX_SIBLING_FILES = 4096;
+export const MAX_SIBLING_REQUESTS = 64;
+export const MAX_LISTING_AHEAD = 64;
+/** uid and gid: 32-bit, less the "no id" value (2^32 - 1). */
+export const MAX_ID = 2 ** 32 - 2;
 
 /** Parse and check `DATAMOUNT_CONFIG`, resolving per-dataset credentials from `env`. */
 export function loadSidecarConfig(env: NodeJS.ProcessEnv): SidecarConfig {
@@ -85,8 +90,8 @@ export function parseSidecarConfig(raw: unknown, env: NodeJS.ProcessEnv): Sideca
   const cacheRoot = field.absolutePath('cacheRoot', '/var/lib/datamount/cache');
   const cacheSizeBytes = field.quantity('cacheSize', '10Gi');
   const cacheMemoryBytes = field.quantity('cacheMemory', '256Mi');
-  const uid = field.integer('uid', { min: 0, max: 2 ** 32 - 2, fallback: 0 });
-  const gid = field.integer('gid', { min: 0, max: 2 ** 32 - 2, fallback: 0 });
+  const uid = field.integer('uid', { min: 0, max: MAX_ID, fallback: 0 });
+  const gid = field.integer('gid', { min: 0, max: MAX_ID, fallback: 0 });
   const siblingPrefetchFiles = field.integer('siblingPrefetchFiles', { min: 0, max: MAX_SIBLING_FILES, fallback: DEFAULT_SIBLING_PREFETCH.aheadFiles });
   const listingPrefetchDirectories = field.integer('listingPrefetchDirectories', { min: 0, max: MAX_LISTING_AHEAD, fallback: DEFAULT_LISTING_PREFETCH.directories });
   const siblingPrefetchRequests = field.integer('siblingPrefetchRequests', { min: 1, max: MAX_SIBLING_REQUESTS, fallback: DEFAULT_SIBLING_PREFETCH.maxRequests });
