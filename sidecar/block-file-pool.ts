@@ -311,10 +311,12 @@ function shareable(data: Uint8Array): Uint8Array {
 }
 
 /**
- * Staging slots: twice the disk tier's writes in flight (disk-cache.ts), of one block each; a
- * write finding none free (or a larger block) posts a copy instead.
+ * Staging slots of one block each: as many as the disk tier has reads and writes in flight at
+ * most (8 + 4, disk-cache.ts), so neither waits for the other. A write finding none free (or a
+ * larger block) posts a copy instead; a read gets its block in a buffer of its own. Every read
+ * holds one, even a lookup that finds no file (every block's first lookup in a cold read).
  */
-const STAGING_SLOTS = 8;
+const STAGING_SLOTS = 12;
 const STAGING_SLOT_BYTES = 1024 * 1024;
 
 /**
