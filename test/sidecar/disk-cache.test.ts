@@ -38,8 +38,8 @@ describe('disk-cache', () => {
   describe('when blocks are stored', () => {
     it('serves them back and names every file *.blk, never leaving *.tmp files', async () => {
       const cache = await open();
-      cache.put('a', Buffer.from('alpha'));
-      cache.put('b', Buffer.from('beta'));
+      void cache.put('a', Buffer.from('alpha'));
+      void cache.put('b', Buffer.from('beta'));
       await cache.flush();
       expect(await cache.get('a')).toEqual({ found: true, data: Buffer.from('alpha') });
       expect(await cache.get('c')).toEqual({ found: false, reason: 'missing' });
@@ -54,12 +54,12 @@ describe('disk-cache', () => {
       // Nine fit (10 KiB + header each). One at a time: writes in flight together finish in any
       // order on the two disk workers, and recency counts from when a block is on disk.
       for (let i = 0; i < 9; i++) {
-        cache.put(`block-${i}`, block);
+        void cache.put(`block-${i}`, block);
         await cache.flush();
       }
       expect((await cache.get('block-0')).found).toBe(true); // now the most recently used
       for (let i = 9; i < 12; i++) {
-        cache.put(`block-${i}`, block);
+        void cache.put(`block-${i}`, block);
         await cache.flush();
       }
       const files = await blockFiles(dir);
@@ -72,7 +72,7 @@ describe('disk-cache', () => {
     });
     it('keeps under the bound when many writes run at once', async () => {
       const cache = await open(100 * KiB);
-      for (let i = 0; i < 40; i++) cache.put(`parallel-${i}`, Buffer.alloc(10 * KiB, 2));
+      for (let i = 0; i < 40; i++) void cache.put(`parallel-${i}`, Buffer.alloc(10 * KiB, 2));
       await cache.flush();
       const total = (await blockFiles(dir)).reduce((sum, f) => sum + f.size, 0);
       expect(total).toBeGreaterThan(50 * KiB);
@@ -84,7 +84,7 @@ describe('disk-cache', () => {
     it('serves every one of them, the right bytes each, through the bounded read queue', async () => {
       const cache = await open(4096 * KiB);
       const blocks = Array.from({ length: 40 }, (_, i) => Buffer.alloc(20 * KiB + i, i));
-      blocks.forEach((block, i) => cache.put(`id-${i}`, block));
+      blocks.forEach((block, i) => void cache.put(`id-${i}`, block));
       await cache.flush();
       const restarted = await open(4096 * KiB);
       const found = await Promise.all(blocks.map((_, i) => restarted.get(`id-${i}`)));
@@ -95,7 +95,7 @@ describe('disk-cache', () => {
   describe('when the process restarts', () => {
     it('finds the blocks of the previous run and accounts for them', async () => {
       const first = await open();
-      first.put('kept', Buffer.from('from the first run'));
+      void first.put('kept', Buffer.from('from the first run'));
       await first.flush();
       const second = await open();
       expect(second.files).toBe(1);
@@ -105,7 +105,7 @@ describe('disk-cache', () => {
 
     it('removes leftovers of writes torn by a crash', async () => {
       const first = await open();
-      first.put('kept', Buffer.from('x'));
+      void first.put('kept', Buffer.from('x'));
       await first.flush();
       const folder = path.dirname(first.fileOf('kept'));
       const torn = path.join(folder, '.half-written.1234.tmp');
@@ -127,7 +127,7 @@ describe('disk-cache', () => {
       ['replaced by garbage', async (file: string) => fs.writeFile(file, Buffer.alloc(200, 7))],
     ])('reports a %s block as corrupt, deletes it and never serves it', async (_name, damage) => {
       const cache = await open();
-      cache.put('victim', Buffer.alloc(100, 9));
+      void cache.put('victim', Buffer.alloc(100, 9));
       await cache.flush();
       await damage(cache.fileOf('victim'));
       expect(await cache.get('victim')).toEqual({ found: false, reason: 'corrupt' });
@@ -136,7 +136,7 @@ describe('disk-cache', () => {
 
     it('rejects a block written under another dataset\'s credentials, even at the expected name', async () => {
       const tenantA = await open();
-      tenantA.put('shared-id', Buffer.from('secret of tenant A'));
+      void tenantA.put('shared-id', Buffer.from('secret of tenant A'));
       await tenantA.flush();
       const tenantB = await open(1024 * KiB, deriveBlockKeys('id\0other-secret', { endpoint: 'http://s3', bucket: 'b' }));
       await fs.mkdir(path.dirname(tenantB.fileOf('shared-id')), { recursive: true });
@@ -146,7 +146,7 @@ describe('disk-cache', () => {
 
     it('treats a block deleted by the janitor as a miss', async () => {
       const cache = await open();
-      cache.put('gone', Buffer.from('x'));
+      void cache.put('gone', Buffer.from('x'));
       await cache.flush();
       await fs.unlink(cache.fileOf('gone'));
       expect(await cache.get('gone')).toEqual({ found: false, reason: 'missing' });
