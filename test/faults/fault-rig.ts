@@ -133,7 +133,9 @@ function runChild<T>(script: string, args: string[], boundMs: number): ChildRun<
       child.kill('SIGKILL');
       resolve({ kind: 'hung', ms: Date.now() - started } as T);
     }, boundMs);
-    child.once('exit', () => {
+    // 'close', not 'exit': 'exit' may come before the child's last stdout bytes are read, and a
+    // result line not yet seen would count as a hang.
+    child.once('close', () => {
       clearTimeout(timer);
       // A child that ended never prints what a waiter waits for: let the test go on to the result.
       for (const w of waiters.splice(0)) w.resolve();
