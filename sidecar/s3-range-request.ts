@@ -22,7 +22,7 @@ import * as https from 'node:https';
 import type * as tls from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import { HttpConnectionPool } from './http-connection-pool';
-import type { ResponseHead } from './http-connection';
+import type { ResponseHandler, ResponseHead } from './http-connection';
 import type { ByteRange } from './object-client';
 
 export interface SigningCredentials {
@@ -44,15 +44,10 @@ export interface RangeRequestOptions {
   readonly maxSockets: number;
 }
 
-/** What `fetch` tells its caller, in order: the answer's ETag and length, then its bytes. */
-export interface RangeReceiver {
+/** What `fetch` tells its caller: a data answer's head, then its body as a connection hands it out. */
+export interface RangeReceiver extends Omit<ResponseHandler, 'onHead'> {
   /** A 200/206 answer's head. Throw to refuse the body (e.g. an ETag that is not the one asked for). */
   onHead(etag: string, length: number): void;
-  /** Body bytes `data[start, end)`; `data` is reused, copy them. */
-  onBody(data: Buffer, start: number, end: number): void;
-  /** Optional: where the connection may read body bytes itself (see http-connection.ts). */
-  bodyRegion?(max: number): Buffer | undefined;
-  onBodyWritten?(length: number): void;
 }
 
 export interface FetchResult {

@@ -82,16 +82,18 @@ function collector(): { head?: ResponseHead; body: Buffer[]; handler: { onHead(h
 
 const GET = 'GET /b/k HTTP/1.1\r\nhost: test\r\n\r\n';
 
+// Every test gets a server of its own.
+let server: ScriptedServer;
+let port: number;
+beforeEach(async () => {
+  server = new ScriptedServer();
+  port = await server.start();
+});
+afterEach(async () => {
+  await server.stop();
+});
+
 describe('HttpConnection', () => {
-  let server: ScriptedServer;
-  let port: number;
-  beforeEach(async () => {
-    server = new ScriptedServer();
-    port = await server.start();
-  });
-  afterEach(async () => {
-    await server.stop();
-  });
   const connect = () => new HttpConnection({ host: '127.0.0.1', port, secure: false });
 
   describe('when the answer is framed by Content-Length', () => {
@@ -279,15 +281,6 @@ describe('HttpConnection', () => {
 });
 
 describe('HttpConnectionPool', () => {
-  let server: ScriptedServer;
-  let port: number;
-  beforeEach(async () => {
-    server = new ScriptedServer();
-    port = await server.start();
-  });
-  afterEach(async () => {
-    await server.stop();
-  });
 
   describe('when more requests run than it may open connections', () => {
     it('opens at most maxSockets and serves the rest as connections come free', async () => {
