@@ -17,6 +17,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { BLOCK_FILE_OVERHEAD, blockFileName, type BlockKeys } from './block-file';
 import { BlockFileError, sharedBlockFilePool, type BlockDestination, type BlockFilePool } from './block-file-pool';
+import { ConcurrencyLimit } from '../common/concurrency-limit';
 import type { Logger } from './logger';
 
 export interface DiskCacheOptions {
@@ -63,13 +64,10 @@ export class DiskCache {
   /** Blocks not cached because the write queue was full. */
   droppedWrites = 0;
   private fullUntil = 0;
-  private readonly writeQueue: Array<() => Promise<void>> = [];
   /** Blocks queued or being written, readable before they reach the disk. */
   private readonly queued = new Map<string, Buffer>();
-  private writesRunning = 0;
-  private readsRunning = 0;
-  private readonly readQueue: Array<() => void> = [];
-  private readonly idle = new Set<() => void>();
+  private readonly writes = new ConcurrencyLimit(MAX_PARALLEL_WRITES);
+  private readonly reads = new ConcurrencyLimit(MAX_PARALLEL_READS);
   private readonly createdFolders = new Set<string>();
   /** Resolves when the start-up scan has rebuilt the index. */
   readonly ready: Promise<void>;
@@ -99,16 +97,7 @@ export class DiskCache {
     const relative = this.relativeOf(id);
     const waiting = this.queued.get(relative);
     if (waiting) return { found: true, data: waiting };
-    // A finishing read hands its slot straight to the next waiter, so the bound holds exactly.
-    if (this.readsRunning >= MAX_PARALLEL_READS) await new Promise<void>((resolve) => this.readQueue.push(resolve));
-    else this.readsRunning++;
-    try {
-      return await this.readBlock(id, relative, into);
-    } finally {
-      const next = this.readQueue.shift();
-      if (next) next();
-      else this.readsRunning--;
-    }
+    return this.reads.run(() => this.readBlock(id, relative, into));
   }
 
   private async readBlock(id: string, relative: string, into: BlockDestination | undefined): Promise<DiskLookup> {
@@ -138,46 +127,25 @@ export class DiskCache {
     if (Date.now() < this.fullUntil) return undefined;
     const relative = this.relativeOf(id);
     if (this.index.has(relative) || this.queued.has(relative)) return undefined;
-    if (this.writeQueue.length + this.writesRunning >= (this.options.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES)) {
+    if (this.writes.pending >= (this.options.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES)) {
       this.droppedWrites++;
       return undefined;
     }
     this.queued.set(relative, data);
-    return new Promise<void>((resolve) => {
-      this.writeQueue.push(() =>
-        this.write(id, relative, data).finally(() => {
-          this.queued.delete(relative);
-          resolve();
-        }),
-      );
-      this.pump();
-    });
+    // `write` reports its own failures; whatever else happens, the promise settles without rejecting.
+    return this.writes
+      .run(() => this.write(id, relative, data))
+      .catch((error: unknown) => this.options.log.warn('could not cache a block', { id, error }))
+      .finally(() => this.queued.delete(relative));
   }
 
   /** Resolves once every queued write has finished (tests, shutdown). */
   async flush(): Promise<void> {
-    if (this.writesRunning === 0 && this.writeQueue.length === 0) return;
-    await new Promise<void>((resolve) => this.idle.add(resolve));
+    await this.writes.idle();
   }
 
   get degraded(): boolean {
     return Date.now() < this.fullUntil;
-  }
-
-  private pump(): void {
-    while (this.writesRunning < MAX_PARALLEL_WRITES) {
-      const next = this.writeQueue.shift();
-      if (!next) break;
-      this.writesRunning++;
-      void next().finally(() => {
-        this.writesRunning--;
-        this.pump();
-        if (this.writesRunning === 0 && this.writeQueue.length === 0) {
-          for (const resolve of this.idle) resolve();
-          this.idle.clear();
-        }
-      });
-    }
   }
 
   private async write(id: string, relative: string, data: Buffer): Promise<void> {

@@ -15,6 +15,7 @@
  * A Dataset created a moment ago may not have reached the watch yet when its first pod is
  * reviewed, so a miss in memory is checked with a direct GET before the pod is refused.
  */
+import { ConcurrencyLimit } from '../common/concurrency-limit';
 import { CACHE_LOCATIONS_CONFIGMAP, type DatasetCatalog, MemoryCatalog } from './catalog';
 import { DATAMOUNT_GROUP, DATASET_VERSION, type DatasetEntry, DATASHIM_GROUP } from './dataset';
 import { DatamountError, describeError, ERRORS } from './errors';
@@ -249,21 +250,7 @@ export function startKubeCatalog(options: KubeCatalogOptions): KubeCatalog {
    * their turn. Many pods naming many different missing Datasets must not turn into hundreds of
    * concurrent requests against the API server (docs/robustness.md, W2).
    */
-  const maxLookups = options.maxConcurrentLookups ?? 32;
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  const acquire = async (): Promise<void> => {
-    if (running < maxLookups) {
-      running += 1;
-      return;
-    }
-    await new Promise<void>((resolve) => waiting.push(resolve));
-  };
-  const release = (): void => {
-    const next = waiting.shift();
-    if (next) next();
-    else running -= 1;
-  };
+  const lookups = new ConcurrencyLimit(options.maxConcurrentLookups ?? 32);
   /** Names the API server said do not exist, until when: a pod retried in a loop costs one pair of GETs per second. */
   const absent = new Map<string, number>();
   const absentForMs = options.negativeCacheMs ?? 1000;
@@ -272,17 +259,12 @@ export function startKubeCatalog(options: KubeCatalogOptions): KubeCatalog {
     const until = absent.get(key);
     if (until !== undefined && until > Date.now()) return undefined;
     absent.delete(key);
-    await acquire();
-    try {
-      const found = await lookupNow(namespace, name);
-      if (!found) {
-        if (absent.size > 10_000) absent.clear();
-        absent.set(key, Date.now() + absentForMs);
-      }
-      return found;
-    } finally {
-      release();
+    const found = await lookups.run(() => lookupNow(namespace, name));
+    if (!found) {
+      if (absent.size > 10_000) absent.clear();
+      absent.set(key, Date.now() + absentForMs);
     }
+    return found;
   };
   const lookupNow = async (namespace: string, name: string): Promise<DatasetEntry | undefined> => {
     const results = await Promise.allSettled([DATAMOUNT_GROUP, DATASHIM_GROUP].map((group) => fetchDataset(group, namespace, name)));
