@@ -10,6 +10,12 @@ import { SIDECAR_NODE_FLAGS } from '../sidecar/node-flags';
 import { mountProcess, type MountPeer, type MountTarget } from './mount-peer';
 
 export const DATAMOUNT_CACHE_MEMORY = '512Mi';
+
+/** The memory cache a mount with these extra options gets: the last `--cache-memory` among them wins, as in the sidecar. */
+export function datamountCacheMemory(extraArgs: readonly string[]): string {
+  const at = extraArgs.lastIndexOf('--cache-memory');
+  return at >= 0 && extraArgs[at + 1] !== undefined ? (extraArgs[at + 1] as string) : DATAMOUNT_CACHE_MEMORY;
+}
 const CACHE_SIZE = '10Gi';
 /**
  * 900 s, the metadata lifetime the s3fs options here use (`stat_cache_expire=900`; rclone gets

@@ -17,7 +17,7 @@ import { benchDataset, MiB } from './bench-dataset';
 import type { BenchReport } from './bench-report';
 import { benchS3Client } from './bench-s3-client';
 import { judgeTargets } from './bench-targets';
-import { DATAMOUNT_CACHE_MEMORY, datamountPeer } from './datamount-peer';
+import { datamountCacheMemory, datamountPeer } from './datamount-peer';
 import { ensureDataset } from './dataset-upload';
 import { fuseCeilingPeer } from './fuse-ceiling-peer';
 import { spawnLatencyProxy } from './latency-proxy-process';
@@ -88,7 +88,8 @@ async function runReadPart(config: BenchConfig, report: BenchReport, workDir: st
       workDir,
       proxy,
       env: config.childEnv,
-      memoryCacheBytes: { datamount: parseByteQuantity(DATAMOUNT_CACHE_MEMORY) ?? 0 },
+      // What the report shows beside peak RSS, and what the RSS target allows above: the cache this run's mounts got.
+      memoryCacheBytes: { datamount: parseByteQuantity(datamountCacheMemory(config.datamountArgs)) ?? 0 },
       // The server keeps a log of every request for tests; the proxy counts for the bench.
       afterEachRun: () => server.resetRequests(),
       log,
