@@ -214,13 +214,14 @@ export class BlockFilePool {
     return { index: slot.index, view };
   }
 
-  /** A free staging slot (a whole slot's view), or undefined when all are taken. */
-  private slot(): { index: number; view: Uint8Array } | undefined {
+  /** A free staging slot (a whole slot's view) if more than `keep` are free, else undefined. */
+  private slot(keep = 0): { index: number; view: Uint8Array } | undefined {
     if (!this.staging) {
       const memory = new SharedArrayBuffer(STAGING_SLOTS * STAGING_SLOT_BYTES);
       new Uint8Array(memory).fill(0); // fault the pages in once, here, not on every block
       this.staging = { memory, free: Array.from({ length: STAGING_SLOTS }, (_, i) => i) };
     }
+    if (this.staging.free.length <= keep) return undefined;
     const index = this.staging.free.pop();
     if (index === undefined) return undefined;
     return { index, view: new Uint8Array(this.staging.memory, index * STAGING_SLOT_BYTES, STAGING_SLOT_BYTES) };
@@ -232,7 +233,7 @@ export class BlockFilePool {
    * buffer; without it, or with every slot taken, the plaintext comes in a buffer of its own.
    */
   async read(request: BlockRead, into?: BlockDestination): Promise<BlockReadResult> {
-    const slot = into ? this.slot() : undefined;
+    const slot = into ? this.slot(WRITE_SLOTS) : undefined;
     try {
       const reply = await this.send({ op: 'read', ...request, ...(slot ? { slot: slot.view } : {}) });
       if (!('status' in reply)) throw new Error('block file worker: unexpected reply to a read');
@@ -317,6 +318,12 @@ function shareable(data: Uint8Array): Uint8Array {
  * holds one, even a lookup that finds no file (every block's first lookup in a cold read).
  */
 const STAGING_SLOTS = 12;
+/**
+ * Slots reads leave to writes. A write without a slot posts a copy of its block (a 1 MiB clone on
+ * the main thread, fresh memory in the worker); a read without one only gets its block in a buffer
+ * of its own — so when slots run short, writes keep theirs.
+ */
+const WRITE_SLOTS = 4;
 const STAGING_SLOT_BYTES = 1024 * 1024;
 
 /**
