@@ -5,16 +5,25 @@
  * A server may close an idle connection at any moment (S3 does after some seconds); a request
  * that finds its reused connection gone before any answer is sent again once on a new
  * connection, as node:http's agents leave to their callers — here, to keep such a close from
- * counting as a failed attempt.
+ * counting as a failed attempt. A connection idle longer than `maxIdleMs` is not reused at all:
+ * a middlebox may have dropped it without telling either end, and a request sent on it would
+ * wait for its attempt's deadline instead of failing at once.
  */
 import { HttpConnection, isClosure, type ConnectionTarget, type Exchange, type ResponseHandler } from './http-connection';
 
 export interface ConnectionPoolOptions extends ConnectionTarget {
   readonly maxSockets: number;
+  /** Idle connections older than this are closed, not reused (default 15 s; S3 closes them after ~20 s). */
+  readonly maxIdleMs?: number;
+  /** Clock (tests). */
+  readonly now?: () => number;
 }
 
+const DEFAULT_MAX_IDLE_MS = 15_000;
+
 export class HttpConnectionPool {
-  private readonly idle: HttpConnection[] = [];
+  /** Idle connections, the most recently used last, with when they became idle. */
+  private readonly idle: Array<{ connection: HttpConnection; since: number }> = [];
   private open = 0;
   private readonly waiting: Array<(connection: HttpConnection | undefined) => void> = [];
 
@@ -46,13 +55,17 @@ export class HttpConnectionPool {
 
   /** Close every idle connection (busy ones close when their request ends). */
   close(): void {
-    for (const connection of this.idle.splice(0)) connection.destroy();
+    const idle = this.idle.splice(0);
+    for (const { connection } of idle) connection.destroy();
+    this.open -= idle.length;
   }
 
   private acquire(signal: AbortSignal | undefined, fresh = false): Promise<HttpConnection> {
+    const oldest = this.clock() - (this.options.maxIdleMs ?? DEFAULT_MAX_IDLE_MS);
     while (!fresh && this.idle.length > 0) {
-      const connection = this.idle.pop() as HttpConnection;
-      if (connection.idle) return Promise.resolve(connection);
+      const { connection, since } = this.idle.pop() as { connection: HttpConnection; since: number };
+      if (connection.idle && since >= oldest) return Promise.resolve(connection);
+      connection.destroy();
       this.open--;
     }
     if (this.open < this.options.maxSockets) return Promise.resolve(this.connect());
@@ -79,6 +92,10 @@ export class HttpConnectionPool {
     });
   }
 
+  private clock(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
   private connect(): HttpConnection {
     this.open++;
     return new HttpConnection(this.options);
@@ -89,7 +106,7 @@ export class HttpConnectionPool {
     const next = this.waiting.shift();
     if (connection.idle) {
       if (next) next(connection);
-      else this.idle.push(connection);
+      else this.idle.push({ connection, since: this.clock() });
       return;
     }
     connection.destroy();

@@ -321,6 +321,24 @@ describe('HttpConnectionPool', () => {
     });
   });
 
+  describe('when an idle connection is older than maxIdleMs', () => {
+    it('closes it and opens a new one instead of reusing it', async () => {
+      server.script = () => ['HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'];
+      let now = 1_000;
+      const pool = new HttpConnectionPool({ host: '127.0.0.1', port, secure: false, maxSockets: 1, maxIdleMs: 100, now: () => now });
+      await pool.exchange(GET, collector().handler);
+      now += 50;
+      await pool.exchange(GET, collector().handler);
+      expect(server.connections).toBe(1);
+      now += 101;
+      await pool.exchange(GET, collector().handler);
+      expect(server.connections).toBe(2);
+      expect(pool.size).toBe(1);
+      pool.close();
+      expect(pool.size).toBe(0);
+    });
+  });
+
   describe('when a request waiting for a connection is aborted', () => {
     it('rejects it and leaves the pool usable', async () => {
       server.script = (_socket, request) => (request.includes('/slow') ? ['HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n', 'slow'] : ['HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok']);
