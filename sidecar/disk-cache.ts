@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { BLOCK_FILE_OVERHEAD, blockFileName, type BlockKeys } from './block-file';
 import { BlockFileError, sharedBlockFilePool, type BlockDestination, type BlockFilePool } from './block-file-pool';
 import { ConcurrencyLimit } from '../common/concurrency-limit';
+import { CacheFolderWatch } from './cache-folder-watch';
 import type { Logger } from './logger';
 
 export interface DiskCacheOptions {
@@ -71,11 +72,19 @@ export class DiskCache {
   private readonly createdFolders = new Set<string>();
   /** Resolves when the start-up scan has rebuilt the index. */
   readonly ready: Promise<void>;
+  /** The index is complete (the scan is done) and kept so by `watch`: a block it lacks is not on disk. */
+  private indexComplete = false;
+  private readonly watch: CacheFolderWatch;
 
   private readonly pool: BlockFilePool;
 
   constructor(private readonly options: DiskCacheOptions) {
     this.pool = options.pool ?? sharedBlockFilePool();
+    this.watch = new CacheFolderWatch(
+      options.dir,
+      (relative) => void this.learn(relative),
+      (error) => options.log.warn('cannot watch the cache folder; every lookup goes to the disk', { dir: options.dir, error }),
+    );
     this.ready = this.scan().catch((error: unknown) => options.log.warn('disk cache scan failed; starting empty', { dir: options.dir, error }));
   }
 
@@ -97,6 +106,8 @@ export class DiskCache {
     const relative = this.relativeOf(id);
     const waiting = this.queued.get(relative);
     if (waiting) return { found: true, data: waiting };
+    // Not in a complete index: not on disk (cache-folder-watch.ts), no need to ask a worker.
+    if (this.indexComplete && this.watch.healthy && !this.index.has(relative)) return { found: false, reason: 'missing' };
     return this.reads.run(() => this.readBlock(id, relative, into));
   }
 
@@ -205,6 +216,18 @@ export class DiskCache {
     this.totalBytes += size;
   }
 
+  /** A block file may have appeared (written by us or another process): index it if it is there. */
+  private async learn(relative: string): Promise<void> {
+    if (this.index.has(relative) || this.queued.has(relative)) return;
+    const stat = await fs.stat(path.join(this.options.dir, relative)).catch(() => undefined);
+    if (stat?.isFile() && !this.index.has(relative)) this.remember(relative, stat.size);
+  }
+
+  /** Stop watching the folder (tests, shutdown); lookups go to the workers from then on. */
+  close(): void {
+    this.watch.close();
+  }
+
   private forget(relative: string): void {
     const entry = this.index.get(relative);
     if (!entry) return;
@@ -236,9 +259,12 @@ export class DiskCache {
   private async scan(): Promise<void> {
     const started = Date.now();
     await fs.mkdir(this.options.dir, { recursive: true });
+    // Watch before listing, so that a file written meanwhile is seen by one or the other.
+    this.watch.start();
     const found: Array<{ relative: string; size: number; mtime: number }> = [];
     for (const folder of await fs.readdir(this.options.dir, { withFileTypes: true })) {
       if (!folder.isDirectory()) continue;
+      this.watch.folder(folder.name);
       const folderPath = path.join(this.options.dir, folder.name);
       for (const name of await fs.readdir(folderPath).catch(() => [] as string[])) {
         const file = path.join(folderPath, name);
@@ -265,6 +291,7 @@ export class DiskCache {
     }
     for (const [relative, entry] of touched) this.index.set(relative, entry);
     if (this.totalBytes > this.options.maxBytes) await this.evictFor(0);
+    this.indexComplete = true;
     this.options.log.info('disk cache ready', { dir: this.options.dir, files: this.index.size, bytes: this.totalBytes });
   }
 }

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { deriveBlockKeys } from '../../sidecar/block-file';
+import type { BlockFilePool } from '../../sidecar/block-file-pool';
 import { DiskCache } from '../../sidecar/disk-cache';
 import { silentLogger } from '../../sidecar/logger';
 
@@ -20,6 +21,15 @@ async function blockFiles(dir: string): Promise<Array<{ file: string; size: numb
   return out;
 }
 
+/** Wait (up to 5 s) until `condition` holds. */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 describe('disk-cache', () => {
   let dir: string;
   beforeEach(async () => {
@@ -34,6 +44,37 @@ describe('disk-cache', () => {
     await cache.ready;
     return cache;
   };
+
+  describe('when another sidecar on the node writes blocks into the same folder', () => {
+    it('serves them once its folder watch reports them', async () => {
+      const reader = await open();
+      const writer = await open();
+      void writer.put('from-elsewhere', Buffer.from('written by the other sidecar'));
+      await writer.flush();
+      await until(() => reader.files === 1);
+      expect(await reader.get('from-elsewhere')).toEqual({ found: true, data: Buffer.from('written by the other sidecar') });
+      reader.close();
+      writer.close();
+    });
+  });
+
+  describe('when a block is not in its complete index', () => {
+    it('answers "missing" without asking a worker to open a file', async () => {
+      let reads = 0;
+      const pool = {
+        read: () => {
+          reads++;
+          return Promise.resolve({ status: 'missing' as const });
+        },
+        write: () => Promise.resolve(0),
+      } as unknown as BlockFilePool;
+      const cache = new DiskCache({ dir, maxBytes: 1024 * KiB, keys, log: silentLogger, pool });
+      await cache.ready;
+      expect(await cache.get('never-written')).toEqual({ found: false, reason: 'missing' });
+      expect(reads).toBe(0);
+      cache.close();
+    });
+  });
 
   describe('when blocks are stored', () => {
     it('serves them back and names every file *.blk, never leaving *.tmp files', async () => {
@@ -141,6 +182,9 @@ describe('disk-cache', () => {
       const tenantB = await open(1024 * KiB, deriveBlockKeys('id\0other-secret', { endpoint: 'http://s3', bucket: 'b' }));
       await fs.mkdir(path.dirname(tenantB.fileOf('shared-id')), { recursive: true });
       await fs.copyFile(tenantA.fileOf('shared-id'), tenantB.fileOf('shared-id'));
+      // Written by "another process": the tier knows of it once its folder watch says so (the
+      // folder is shared, so tenant B also indexed tenant A's own file when it started).
+      await until(() => tenantB.files === 2);
       expect(await tenantB.get('shared-id')).toEqual({ found: false, reason: 'corrupt' });
     });
 

@@ -30,6 +30,16 @@ async function filesUnder(dir: string): Promise<string[]> {
   return found.sort();
 }
 
+/** The block files under `dir` once there are `count` of them (the disk tier writes after the read returns). */
+async function blockFilesOnceThere(dir: string, count: number): Promise<string[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const blocks = (await filesUnder(dir)).filter((f) => f.endsWith('.blk'));
+    if (blocks.length >= count || Date.now() > deadline) return blocks;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe('node cache isolation between tenants', () => {
   const rig = new FaultRig();
   let secretSha: string;
@@ -102,10 +112,10 @@ describe('node cache isolation between tenants', () => {
       const victim = await rig.putRandom('victim.bin', 2 * MiB);
       let mount = await rig.mount('plant', { cacheDir: cache });
       expect(await readFile(path.join(mount.dir, 'donor.bin'), BOUND_MS).result).toMatchObject({ kind: 'bytes' });
-      const donorBlocks = (await filesUnder(cache)).filter((f) => f.endsWith('.blk'));
+      const donorBlocks = await blockFilesOnceThere(cache, 2);
       expect(await readFile(path.join(mount.dir, 'victim.bin'), BOUND_MS).result).toMatchObject({ kind: 'bytes', sha256: victim.sha256 });
+      const victimBlocks = (await blockFilesOnceThere(cache, 4)).filter((f) => !donorBlocks.includes(f));
       await rig.unmount(mount);
-      const victimBlocks = (await filesUnder(cache)).filter((f) => f.endsWith('.blk') && !donorBlocks.includes(f));
       expect(victimBlocks.length).toBe(2);
       for (const [i, file] of victimBlocks.entries()) await fs.copyFile(donorBlocks[i]!, file);
 
