@@ -59,7 +59,13 @@ export class CacheFolderWatch {
     }
   }
 
+  /** Stop for good (a scan still running starts no watch after this). */
   close(): void {
+    this.broken = true;
+    this.unwatch();
+  }
+
+  private unwatch(): void {
     for (const watcher of this.watchers.values()) watcher.close();
     this.watchers.clear();
   }
@@ -80,7 +86,7 @@ export class CacheFolderWatch {
   private fail(error: unknown): void {
     if (this.broken) return;
     this.broken = true;
-    this.close();
+    this.unwatch();
     this.onFailure(error);
   }
 }

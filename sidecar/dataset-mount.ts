@@ -150,6 +150,7 @@ export async function mountDataset(spec: DatasetSpec, log: Logger, metrics: Side
       debug: spec.debug,
     }, log, metrics);
   } catch (error) {
+    parts.disk?.close();
     s3.destroy();
     throw error;
   }
@@ -166,6 +167,8 @@ export async function mountDataset(spec: DatasetSpec, log: Logger, metrics: Side
         await parts.handlers.finishUploads();
         await mounted.unmount();
         await parts.disk?.flush();
+        // Its folder watch holds inotify watches: a process that mounts again must not pile them up.
+        parts.disk?.close();
         metrics.mounted.set({ dataset: spec.name }, 0);
         s3.destroy();
         log.info('unmounted', { dataset: spec.name, mountPoint: spec.mountPoint });

@@ -72,7 +72,10 @@ describe('disk-cache', () => {
       await cache.ready;
       expect(await cache.get('never-written')).toEqual({ found: false, reason: 'missing' });
       expect(reads).toBe(0);
+      // Closed (the dataset unmounted): no news from the folder any more, so the disk is asked.
       cache.close();
+      expect(await cache.get('never-written')).toEqual({ found: false, reason: 'missing' });
+      expect(reads).toBe(1);
     });
   });
 
