@@ -89,7 +89,8 @@ export class S3ResponseError extends Error {
 
 export class S3RangeRequester {
   private readonly base: URL;
-  private readonly virtualHosted: boolean;
+  /** Where every GET of this bucket goes: Host header, host name, and the path before the key. */
+  private readonly target: { readonly host: string; readonly hostname: string; readonly pathPrefix: string };
   private signingKey: { day: string; key: Buffer } | undefined;
   private connections: HttpConnectionPool | undefined;
 
@@ -97,7 +98,11 @@ export class S3RangeRequester {
     this.base = new URL(options.endpoint);
     // Virtual-hosted style only for names that are valid DNS labels without dots (a dotted name
     // would break the TLS wildcard), as the SDK decides.
-    this.virtualHosted = !options.forcePathStyle && /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(options.bucket);
+    const virtualHosted = !options.forcePathStyle && /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(options.bucket);
+    const basePath = this.base.pathname.replace(/\/+$/, '');
+    this.target = virtualHosted
+      ? { host: `${options.bucket}.${this.base.host}`, hostname: `${options.bucket}.${this.base.hostname}`, pathPrefix: basePath }
+      : { host: this.base.host, hostname: this.base.hostname, pathPrefix: `${basePath}/${uriEncode(options.bucket)}` };
   }
 
   /**
@@ -179,11 +184,8 @@ export class S3RangeRequester {
   }
 
   private prepare(key: string, range: ByteRange, ifMatch: string | undefined): PreparedRequest {
-    const host = this.virtualHosted ? `${this.options.bucket}.${this.base.host}` : this.base.host;
-    const hostname = this.virtualHosted ? `${this.options.bucket}.${this.base.hostname}` : this.base.hostname;
-    const basePath = this.base.pathname.replace(/\/+$/, '');
-    const objectPath = `/${key.split('/').map(uriEncode).join('/')}`;
-    const path = this.virtualHosted ? `${basePath}${objectPath}` : `${basePath}/${uriEncode(this.options.bucket)}${objectPath}`;
+    const { host, hostname, pathPrefix } = this.target;
+    const path = `${pathPrefix}/${key.split('/').map(uriEncode).join('/')}`;
     const headers: Record<string, string> = { range: `bytes=${range.offset}-${range.offset + range.length - 1}` };
     if (ifMatch !== undefined) headers['if-match'] = ifMatch;
     return { host, hostname, path, headers };
@@ -198,7 +200,8 @@ export class S3RangeRequester {
   private pool(): HttpConnectionPool {
     const secure = this.base.protocol === 'https:';
     this.connections ??= new HttpConnectionPool({
-      host: this.virtualHosted ? `${this.options.bucket}.${this.base.hostname}` : this.base.hostname.replace(/^\[(.*)\]$/, '$1'),
+      // An IPv6 literal without its URL brackets, as net.connect wants it.
+      host: this.target.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: Number(this.base.port) || (secure ? 443 : 80),
       secure,
       maxSockets: this.options.maxSockets,
