@@ -42,7 +42,7 @@ import {
   type RangeResult,
 } from './object-client';
 import { UnframedResponseError } from './http-connection';
-import { BodyTooLongError, PartWriter, readRangeBody } from './range-body';
+import { BodyTooLongError, PartWriter, readRangeBody, type RangeBody } from './range-body';
 import { S3RangeRequester, type SigningCredentials } from './s3-range-request';
 
 /** Static S3 credentials (the ranged-GET signer and the SDK take the same). */
@@ -185,9 +185,8 @@ export class S3ObjectClient implements ObjectClient {
     });
     if (expected === 0 && out.received === 0) return { data: Buffer.alloc(0), length: 0, etag: out.etag };
     const read = (writer as PartWriter).finish();
-    // A chunked answer that broke off announces -1; one that ended early, fewer bytes.
-    if (out.length < 0 || read.received !== expected) throw new ObjectClientError('Transient', `${key}: body ended after ${read.received} of ${expected} bytes`);
-    return { data: parts ? Buffer.alloc(0) : (read.parts[0] ?? Buffer.alloc(0)), length: read.received, etag: out.etag };
+    // A chunked answer that broke off announces -1: short, whatever arrived.
+    return rangeResult(key, read, expected, out.etag, parts !== undefined, out.length >= 0);
   }
 
   /** The same GET by node:http, for an answer `fetchRange` cannot frame. */
@@ -213,10 +212,7 @@ export class S3ObjectClient implements ObjectClient {
       const read = parts
         ? await readRangeBody(body, expected, parts.size, (index, part) => parts.onPart(index, part), parts.allocate?.bind(parts))
         : await readRangeBody(body, expected, expected);
-      if (read.received !== expected) {
-        throw new ObjectClientError('Transient', `${key}: body ended after ${read.received} of ${expected} bytes`);
-      }
-      return { data: parts ? Buffer.alloc(0) : (read.parts[0] ?? Buffer.alloc(0)), length: read.received, etag };
+      return rangeResult(key, read, expected, etag, parts !== undefined);
     } catch (error) {
       if (error instanceof BodyTooLongError) throw new ObjectClientError('Other', `${key}: ${error.message}`);
       throw error;
@@ -315,6 +311,12 @@ export class S3ObjectClient implements ObjectClient {
       }
     }
   }
+}
+
+/** A whole body as a RangeResult (empty `data` when it went out in parts); one that ended early is a Transient error. */
+function rangeResult(key: string, read: RangeBody, expected: number, etag: string, inParts: boolean, complete = true): RangeResult {
+  if (!complete || read.received !== expected) throw new ObjectClientError('Transient', `${key}: body ended after ${read.received} of ${expected} bytes`);
+  return { data: inParts ? Buffer.alloc(0) : (read.parts[0] ?? Buffer.alloc(0)), length: read.received, etag };
 }
 
 /** A ranged GET's answer must be of the version asked for, and no longer than the range. */
