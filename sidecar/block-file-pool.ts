@@ -9,6 +9,14 @@
  * pool and back. Here a write is one copy into a shared staging slot, one message out and a
  * number back; a read is one message out and the plaintext back, its buffer transferred.
  *
+ * Block files are written and read with direct I/O (O_DIRECT) where the file system allows it:
+ * through the page cache, the kernel's copy of every block into freshly allocated cache pages
+ * was half of the workers' time in cold sequential reads (and the dirty pages' writeback cost
+ * more CPU later, charged to the pod's memory meanwhile); a direct write or read moves the bytes
+ * between the device and one page-aligned buffer per worker. A file system that refuses
+ * (EINVAL: tmpfs before Linux 6.6, some FUSE and network file systems) switches that worker to
+ * the page cache for good, and the pool reports it (`directRefusal`).
+ *
  * Each worker does one thing at a time, so the pool's size is the disk tier's parallelism. A
  * worker holds the process open only while it has work; one that dies fails its pending calls
  * (the disk tier treats that as a miss or a dropped write) and is replaced on the next call.
@@ -55,34 +63,79 @@ export class BlockFileError extends Error {
 
 /** A read may name a staging slot to decode into (then the reply carries the length, not the data). */
 type Request = ({ op: 'write' } & BlockWrite) | ({ op: 'read'; slot?: Uint8Array } & BlockRead);
-type ReadOutcome = { status: 'found'; data: Buffer | number; fileBytes: number } | { status: 'missing' | 'corrupt' };
+type ReadOutcome = ({ status: 'found'; data: Buffer | number; fileBytes: number } & Io) | { status: 'missing' | 'corrupt' };
+/** The part of the WebAssembly global the workers use (this project's TypeScript libraries lack it). */
+declare const WebAssembly: { Memory: new (descriptor: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer } };
+
+/** `direct`: the file was written or read with direct I/O; `refused`: the errno that just turned it off. */
+type Io = { direct: boolean; refused?: string };
 type Reply =
   | { seq: number; error: { message: string; code?: string } }
-  | { seq: number; bytes: number }
-  | { seq: number; status: 'found'; data: Uint8Array | number; fileBytes: number }
+  | ({ seq: number; bytes: number } & Io)
+  | ({ seq: number; status: 'found'; data: Uint8Array | number; fileBytes: number } & Io)
   | { seq: number; status: 'missing' | 'corrupt' };
+
+/** How the worker pool does its I/O. */
+export interface BlockFilePoolOptions {
+  /** Try direct I/O (default true); false goes through the page cache always. */
+  readonly directIo?: boolean;
+}
 
 /**
  * The worker's program, run from its source text (see block-file.ts on why), so it uses only
- * what it is handed.
+ * what it is handed (and the global WebAssembly). Exported for tests, which run it in-process
+ * with a file system that refuses direct I/O.
  */
 /* istanbul ignore next -- instrumentation would break the worker's copy of this source */
-function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: typeof nodePath, crypto: typeof nodeCrypto, port: MessagePort): void {
+export function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: typeof nodePath, crypto: typeof nodeCrypto, port: MessagePort, options: BlockFilePoolOptions): void {
   let scratch = Buffer.alloc(0);
+  /** Direct I/O moves whole 4 KiB pages from and to page-aligned memory. */
+  const page = 4096;
+  /** Wasm pages (64 KiB) of the aligned buffer: a 1 MiB block with its header, tag and padding. */
+  const alignedPages = 17;
+  const padded = (bytes: number): number => Math.ceil(bytes / page) * page;
+  const { O_DIRECT, O_RDONLY, O_WRONLY, O_CREAT, O_EXCL } = fs.constants;
+  /** Off for good once the file system (EINVAL) or the runtime (no WebAssembly) refuses. */
+  let direct = options.directIo !== false && O_DIRECT !== undefined;
+  let refused: string | undefined;
+  /**
+   * The buffer direct I/O goes through: WebAssembly memory, because its pages are mapped on
+   * their own and so page-aligned, which no Buffer is promised to be. Made on first use.
+   */
+  let aligned: Buffer | undefined;
+  const alignedBuffer = (bytes: number): Buffer | undefined => {
+    if (!direct || padded(bytes) > alignedPages * 65536) return undefined;
+    try {
+      aligned ??= Buffer.from(new WebAssembly.Memory({ initial: alignedPages, maximum: alignedPages }).buffer);
+    } catch {
+      turnOff('ENOWASM');
+      return undefined;
+    }
+    return aligned;
+  };
+  const turnOff = (code: string): void => {
+    direct = false;
+    refused = code;
+  };
+  /** Whether `error` says the file system does not do direct I/O (or not with this buffer). */
+  const refusesDirect = (error: unknown): boolean => (error as NodeJS.ErrnoException).code === 'EINVAL';
+  /** The reply's I/O fields, reporting a refusal once. */
+  const io = (usedDirect: boolean): Io => {
+    const reply: Io = refused === undefined ? { direct: usedDirect } : { direct: usedDirect, refused };
+    refused = undefined;
+    return reply;
+  };
 
-  const write = (request: BlockWrite): number => {
-    const parts = codec.encode(request.key, request.id, request.data);
-    const folder = path.dirname(request.file);
-    if (request.ensureFolder) fs.mkdirSync(folder, { recursive: true });
-    const temporary = path.join(folder, `.${path.basename(request.file)}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+  /** Write `bytes` (at most `length` of them count) to a new `temporary` file, renamed to `file`. */
+  const writeFile = (temporary: string, file: string, flags: number | string, bytes: Uint8Array[], length: number): number => {
     let fd = -1;
     try {
-      fd = fs.openSync(temporary, 'wx');
+      fd = fs.openSync(temporary, flags, 0o666);
       // One writev, then plain writes for whatever a short write left (a filling disk writes
       // part of it, then fails with ENOSPC).
-      let done = fs.writevSync(fd, parts, 0);
+      let done = fs.writevSync(fd, bytes, 0);
       let start = 0;
-      for (const part of parts) {
+      for (const part of bytes) {
         const end = start + part.length;
         while (done < end) {
           const written = fs.writeSync(fd, part, done - start, end - done, done);
@@ -91,10 +144,11 @@ function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: typeof node
         }
         start = end;
       }
+      if (done > length) fs.ftruncateSync(fd, length); // the padding of a direct write
       fs.closeSync(fd);
       fd = -1;
-      fs.renameSync(temporary, request.file);
-      return done;
+      fs.renameSync(temporary, file);
+      return length;
     } catch (error) {
       if (fd >= 0) fs.closeSync(fd);
       try {
@@ -106,21 +160,71 @@ function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: typeof node
     }
   };
 
-  const read = (request: BlockRead & { slot?: Uint8Array }): ReadOutcome => {
-    let file: Buffer;
-    try {
-      const fd = fs.openSync(request.file, 'r');
+  const write = (request: BlockWrite): { bytes: number } & Io => {
+    const parts = codec.encode(request.key, request.id, request.data);
+    let length = 0;
+    for (const part of parts) length += part.length;
+    const folder = path.dirname(request.file);
+    if (request.ensureFolder) fs.mkdirSync(folder, { recursive: true });
+    const temporary = path.join(folder, `.${path.basename(request.file)}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+    const memory = alignedBuffer(length);
+    if (memory) {
+      let at = 0;
+      for (const part of parts) at += part.copy(memory, at);
+      memory.fill(0, at, padded(length));
+      try {
+        return { bytes: writeFile(temporary, request.file, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, [memory.subarray(0, padded(length))], length), ...io(true) };
+      } catch (error) {
+        if (!refusesDirect(error)) throw error;
+        turnOff('EINVAL');
+      }
+    }
+    return { bytes: writeFile(temporary, request.file, 'wx', parts, length), ...io(false) };
+  };
+
+  /** The file's bytes (a view of a buffer reused by the next call), read directly if possible. */
+  const readFile = (request: BlockRead): { file: Buffer; direct: boolean } => {
+    if (direct) {
+      const fd = fs.openSync(request.file, O_RDONLY | O_DIRECT, undefined);
       try {
         const size = request.size >= 0 ? request.size : fs.fstatSync(fd).size;
-        if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(size);
-        file = scratch.subarray(0, fs.readSync(fd, scratch, 0, size, 0));
+        const memory = alignedBuffer(size);
+        if (memory) return { file: memory.subarray(0, fs.readSync(fd, memory, 0, padded(size), 0)), direct: true };
+      } catch (error) {
+        if (!refusesDirect(error)) throw error;
+        turnOff('EINVAL');
       } finally {
         fs.closeSync(fd);
       }
-    } catch {
-      return { status: 'missing' };
     }
-    const data = request.slot ? codec.decodeInto(request.key, request.id, file, request.slot) : codec.decode(request.key, request.id, file);
+    const fd = fs.openSync(request.file, 'r');
+    try {
+      const size = request.size >= 0 ? request.size : fs.fstatSync(fd).size;
+      if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(size);
+      return { file: scratch.subarray(0, fs.readSync(fd, scratch, 0, size, 0)), direct: false };
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+
+  const read = (request: BlockRead & { slot?: Uint8Array }): ReadOutcome => {
+    let file: Buffer;
+    let usedDirect: boolean;
+    try {
+      ({ file, direct: usedDirect } = readFile(request));
+    } catch (error) {
+      // An open refused for direct I/O: EINVAL from openSync itself.
+      if (!direct || !refusesDirect(error)) return { status: 'missing' };
+      turnOff('EINVAL');
+      try {
+        ({ file, direct: usedDirect } = readFile(request));
+      } catch {
+        return { status: 'missing' };
+      }
+    }
+    // A block larger than the slot (a larger block size) comes in a buffer of its own.
+    const slot = request.slot && codec.blockLength(file.length) <= request.slot.length ? request.slot : undefined;
+    const data = slot ? codec.decodeInto(request.key, request.id, file, slot) : codec.decode(request.key, request.id, file);
     if (data === undefined || data === -1) {
       try {
         fs.unlinkSync(request.file);
@@ -129,13 +233,13 @@ function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: typeof node
       }
       return { status: 'corrupt' };
     }
-    return { status: 'found', data, fileBytes: file.length };
+    return { status: 'found', data, fileBytes: file.length, ...io(usedDirect) };
   };
 
   port.on('message', (message: Request & { seq: number }) => {
     try {
       if (message.op === 'write') {
-        port.postMessage({ seq: message.seq, bytes: write(message) });
+        port.postMessage({ seq: message.seq, ...write(message) });
         return;
       }
       const reply = read(message);
@@ -160,10 +264,10 @@ function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: typeof node
 }
 
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const crypto = require('node:crypto');
 const codec = (${blockCodec.toString()})(crypto);
-(${serveBlockFiles.toString()})(codec, require('node:fs'), require('node:path'), crypto, parentPort);
+(${serveBlockFiles.toString()})(codec, require('node:fs'), require('node:path'), crypto, parentPort, workerData);
 `;
 
 interface Waiting {
@@ -183,7 +287,15 @@ export class BlockFilePool {
   /** Shared memory blocks are copied into on their way to a worker (see `stage`), and its free slots. */
   private staging: { readonly memory: SharedArrayBuffer; readonly free: number[] } | undefined;
 
-  constructor(readonly size: number) {
+  /** Block files written and read with direct I/O, and through the page cache. */
+  readonly io = { direct: 0, pageCache: 0 };
+  /** The errno with which a worker's file system refused direct I/O, if one did. */
+  directRefusal: string | undefined;
+
+  constructor(
+    readonly size: number,
+    private readonly options: BlockFilePoolOptions = {},
+  ) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`pool size must be a positive integer, not ${size}`);
   }
 
@@ -268,6 +380,12 @@ export class BlockFilePool {
     });
   }
 
+  private count(reply: Io): void {
+    if (reply.direct) this.io.direct++;
+    else this.io.pageCache++;
+    if (reply.refused !== undefined) this.directRefusal = reply.refused;
+  }
+
   /** The least busy worker, starting another while fewer than `size` run and all are busy. */
   private pick(): PoolWorker {
     let best: PoolWorker | undefined;
@@ -277,7 +395,7 @@ export class BlockFilePool {
   }
 
   private start(): PoolWorker {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, name: 'datamount-block-files' });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, name: 'datamount-block-files', workerData: this.options });
     worker.unref();
     const entry: PoolWorker = { worker, waiting: new Map() };
     const fail = (error: Error): void => {
@@ -287,6 +405,7 @@ export class BlockFilePool {
       entry.waiting.clear();
     };
     worker.on('message', (reply: Reply) => {
+      if ('direct' in reply) this.count(reply);
       const waiting = entry.waiting.get(reply.seq);
       if (!waiting) return;
       entry.waiting.delete(reply.seq);

@@ -68,6 +68,8 @@ export interface BlockCodec {
    * block-sized buffer is allocated (fresh memory is what costs most here: page faults).
    */
   decodeInto(key: Uint8Array, id: string, file: Uint8Array, target: Uint8Array): number;
+  /** The length of the block a file of `fileBytes` holds, if it is a block file. */
+  blockLength(fileBytes: number): number;
 }
 
 /**
@@ -125,6 +127,9 @@ export function blockCodec(crypto: typeof nodeCrypto): BlockCodec {
       } catch {
         return undefined;
       }
+    },
+    blockLength(fileBytes) {
+      return fileBytes - headerBytes - tagBytes;
     },
     decodeInto(key, id, bytes, target) {
       const opened = open(key, id, bytes);

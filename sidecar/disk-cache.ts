@@ -77,6 +77,7 @@ export class DiskCache {
   private readonly watch: CacheFolderWatch;
 
   private readonly pool: BlockFilePool;
+  private toldPageCache = false;
 
   constructor(private readonly options: DiskCacheOptions) {
     this.pool = options.pool ?? sharedBlockFilePool();
@@ -174,6 +175,7 @@ export class DiskCache {
       await this.pool.write({ file, ensureFolder: !this.createdFolders.has(folder), key: this.options.keys.encryption, id, data });
       this.createdFolders.add(folder);
       stored = true;
+      this.tellPageCache();
     } catch (error) {
       const code = error instanceof BlockFileError ? error.code : undefined;
       if (code === 'ENOSPC' || code === 'EDQUOT') {
@@ -189,6 +191,13 @@ export class DiskCache {
       this.totalBytes -= encodedLength;
       if (stored) this.remember(relative, encodedLength);
     }
+  }
+
+  /** Say once that blocks go through the page cache because the file system refused direct I/O. */
+  private tellPageCache(): void {
+    if (this.toldPageCache || this.pool.directRefusal === undefined) return;
+    this.toldPageCache = true;
+    this.options.log.info('the cache folder refuses direct I/O; block files go through the page cache', { dir: this.options.dir, code: this.pool.directRefusal });
   }
 
   /**

@@ -1,8 +1,11 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import * as nodeCrypto from 'node:crypto';
+import * as nodeFs from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { BlockFileError, BlockFilePool } from '../../sidecar/block-file-pool';
-import { decodeBlock, deriveBlockKeys, encodeBlock } from '../../sidecar/block-file';
+import { MessageChannel } from 'node:worker_threads';
+import { BlockFileError, BlockFilePool, serveBlockFiles } from '../../sidecar/block-file-pool';
+import { blockCodec, decodeBlock, deriveBlockKeys, encodeBlock, BLOCK_FILE_OVERHEAD } from '../../sidecar/block-file';
 
 const keys = deriveBlockKeys('AKIA\0secret', { endpoint: 'http://s3', bucket: 'b' });
 const id = 'b\0train/x.bin\0"etag"\x000';
@@ -132,6 +135,133 @@ describe('BlockFilePool', () => {
     it('refuses further calls', async () => {
       await pool.close();
       await expect(pool.read({ file: path.join(dir, 'x.blk'), size: -1, key: keys.encryption, id })).rejects.toThrow(/closed/);
+    });
+  });
+
+  describe('when the file system does direct I/O', () => {
+    /** Whether `folder`'s file system takes O_DIRECT (ext4 and xfs do; the test says which it saw). */
+    const takesDirectIo = (folder: string): boolean => {
+      try {
+        closeSync(openSync(path.join(folder, 'probe'), nodeFs.constants.O_WRONLY | nodeFs.constants.O_CREAT | nodeFs.constants.O_DIRECT));
+        return true;
+      } catch {
+        return false;
+      } finally {
+        rmSync(path.join(folder, 'probe'), { force: true });
+      }
+    };
+
+    it.each([
+      ['an empty block', 0],
+      ['a one-byte block', 1],
+      ['a block whose file is exactly one page', 4096 - BLOCK_FILE_OVERHEAD],
+      ['a block whose file is one byte over a page', 4097 - BLOCK_FILE_OVERHEAD],
+      ['a 1 MiB block', 1024 * 1024],
+      ['a block too large for the aligned buffer (through the page cache)', 1024 * 1024 + 64 * 1024],
+    ])('writes and reads back %s, its file exactly the block format long', async (_name, size) => {
+      const data = nodeCrypto.randomBytes(size);
+      const file = path.join(dir, 'd.blk');
+      const bytes = await pool.write({ file, ensureFolder: false, key: keys.encryption, id, data });
+      expect(bytes).toBe(size + BLOCK_FILE_OVERHEAD);
+      expect(statSync(file).size).toBe(size + BLOCK_FILE_OVERHEAD);
+      expect(decodeBlock(keys, id, readFileSync(file))?.equals(data)).toBe(true);
+      const plain = await pool.read({ file, size: bytes, key: keys.encryption, id });
+      const into = await pool.read({ file, size: -1, key: keys.encryption, id }, (length) => Buffer.alloc(length, 0xee));
+      expect(plain.status === 'found' && plain.data.equals(data)).toBe(true);
+      expect(into.status === 'found' && into.data.equals(data)).toBe(true);
+      expect(readdirSync(dir)).toEqual(['d.blk']);
+    });
+
+    it('uses it for blocks that fit the aligned buffer, and says so', async () => {
+      const direct = takesDirectIo(dir);
+      const file = path.join(dir, 'd.blk');
+      await pool.write({ file, ensureFolder: false, key: keys.encryption, id, data: Buffer.alloc(500_000, 3) });
+      await pool.read({ file, size: -1, key: keys.encryption, id });
+      expect(pool.io).toEqual(direct ? { direct: 2, pageCache: 0 } : { direct: 0, pageCache: 2 });
+      expect(pool.directRefusal).toBe(direct ? undefined : 'EINVAL');
+    });
+
+    it('goes through the page cache when built without it', async () => {
+      const cached = new BlockFilePool(1, { directIo: false });
+      try {
+        const file = path.join(dir, 'p.blk');
+        await cached.write({ file, ensureFolder: false, key: keys.encryption, id, data: Buffer.alloc(500_000, 3) });
+        const result = await cached.read({ file, size: -1, key: keys.encryption, id });
+        expect(result.status).toBe('found');
+        expect(cached.io).toEqual({ direct: 0, pageCache: 2 });
+        expect(cached.directRefusal).toBeUndefined();
+      } finally {
+        await cached.close();
+      }
+    });
+  });
+
+  describe('when the file system refuses direct I/O (EINVAL, as tmpfs did before Linux 6.6)', () => {
+    /** The worker's program run in-process over a file system that refuses O_DIRECT opens. */
+    const refusingWorker = () => {
+      const attempts = { direct: 0 };
+      const refusing = {
+        ...nodeFs,
+        openSync: (file: nodeFs.PathLike, flags?: nodeFs.OpenMode, mode?: nodeFs.Mode | null) => {
+          if (typeof flags === 'number' && (flags & nodeFs.constants.O_DIRECT) !== 0) {
+            attempts.direct++;
+            throw Object.assign(new Error(`EINVAL: invalid argument, open '${String(file)}'`), { code: 'EINVAL' });
+          }
+          return nodeFs.openSync(file, flags ?? 'r', mode);
+        },
+      } as typeof nodeFs;
+      const channel = new MessageChannel();
+      serveBlockFiles(blockCodec(nodeCrypto), refusing, path, nodeCrypto, channel.port2, {});
+      let seq = 0;
+      const call = (request: object): Promise<Record<string, unknown>> =>
+        new Promise((resolve) => {
+          const mine = ++seq;
+          const onReply = (reply: Record<string, unknown>) => {
+            if (reply.seq !== mine) return;
+            channel.port1.off('message', onReply);
+            resolve(reply);
+          };
+          channel.port1.on('message', onReply);
+          channel.port1.postMessage({ ...request, seq: mine });
+        });
+      return { call, attempts, close: () => channel.port1.close() };
+    };
+
+    it('writes and reads through the page cache, reports the refusal once, and does not try again', async () => {
+      const worker = refusingWorker();
+      try {
+        const data = Buffer.from('a block on a file system without direct I/O');
+        const file = path.join(dir, 'r.blk');
+        const first = await worker.call({ op: 'write', file, ensureFolder: false, key: keys.encryption, id, data });
+        const second = await worker.call({ op: 'write', file: path.join(dir, 's.blk'), ensureFolder: false, key: keys.encryption, id, data });
+        const read = await worker.call({ op: 'read', file, size: -1, key: keys.encryption, id });
+        expect(first).toMatchObject({ bytes: data.length + BLOCK_FILE_OVERHEAD, direct: false, refused: 'EINVAL' });
+        expect(second).toEqual({ seq: 2, bytes: data.length + BLOCK_FILE_OVERHEAD, direct: false });
+        expect(read).toMatchObject({ status: 'found', direct: false });
+        expect(read).not.toHaveProperty('refused');
+        expect(Buffer.from(read.data as Uint8Array).equals(data)).toBe(true);
+        expect(decodeBlock(keys, id, readFileSync(file))?.equals(data)).toBe(true);
+        expect(worker.attempts.direct).toBe(1);
+        expect(readdirSync(dir).sort()).toEqual(['r.blk', 's.blk']);
+      } finally {
+        worker.close();
+      }
+    });
+
+    it('reads an existing block through the page cache when the first direct open is refused', async () => {
+      const worker = refusingWorker();
+      try {
+        const data = Buffer.from('written before the worker started');
+        const file = path.join(dir, 'old.blk');
+        writeFileSync(file, encodeBlock(keys, id, data));
+        const read = await worker.call({ op: 'read', file, size: -1, key: keys.encryption, id });
+        expect(read).toMatchObject({ status: 'found', direct: false, refused: 'EINVAL' });
+        expect(Buffer.from(read.data as Uint8Array).equals(data)).toBe(true);
+        expect(await worker.call({ op: 'read', file: path.join(dir, 'none.blk'), size: -1, key: keys.encryption, id })).toEqual({ seq: 2, status: 'missing' });
+        expect(worker.attempts.direct).toBe(1);
+      } finally {
+        worker.close();
+      }
     });
   });
 

@@ -58,6 +58,21 @@ describe('disk-cache', () => {
     });
   });
 
+  describe("when the pool's file system refuses direct I/O", () => {
+    it('says so once, naming the folder and the errno', async () => {
+      const lines: Array<{ message: string; fields?: Record<string, unknown> }> = [];
+      const log = { ...silentLogger, info: (message: string, fields?: Record<string, unknown>) => lines.push({ message, fields }) };
+      const pool = { directRefusal: 'EINVAL', read: () => Promise.resolve({ status: 'missing' as const }), write: () => Promise.resolve(100) } as unknown as BlockFilePool;
+      const cache = new DiskCache({ dir, maxBytes: 1024 * KiB, keys, log, pool });
+      await cache.ready;
+      await cache.put('one', Buffer.alloc(60));
+      await cache.put('two', Buffer.alloc(60));
+      await cache.flush();
+      expect(lines.filter((line) => /direct I\/O/.test(line.message))).toEqual([{ message: 'the cache folder refuses direct I/O; block files go through the page cache', fields: { dir, code: 'EINVAL' } }]);
+      cache.close();
+    });
+  });
+
   describe('when a block is not in its complete index', () => {
     it('answers "missing" without asking a worker to open a file', async () => {
       let reads = 0;
