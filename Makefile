@@ -3,20 +3,29 @@ SHELL := /bin/bash
 NODE_MODULES := node_modules/.package-lock.json
 JEST := node_modules/.bin/jest
 
-.PHONY: all install deps build lint typecheck test test-unit demo bench certs images deploy undeploy clean
+.PHONY: all install deps native build lint typecheck test test-unit demo bench certs images deploy undeploy clean
 
 all: build
 
-# System packages the FUSE sidecar needs (libfuse2 for fuse-native, fuse3 for fusermount).
+# System packages the FUSE sidecar needs (libfuse2 for fuse-native, fuse3 for fusermount), and
+# a C toolchain for building fuse-native's binding (`native`).
 deps:
-	@if ! ldconfig -p | grep -q 'libfuse.so.2' || ! command -v fusermount3 >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuse2 fuse3; fi
+	@if ! ldconfig -p | grep -q 'libfuse.so.2' || ! command -v fusermount3 >/dev/null \
+	    || ! command -v cc >/dev/null || ! command -v make >/dev/null || ! command -v patch >/dev/null || ! command -v python3 >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuse2 fuse3 build-essential python3 patch; fi
 
 $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-install: deps $(NODE_MODULES)
+# fuse-native's binding, built from its source with our patch (native/build-fuse-native.sh says why).
+FUSE_NATIVE := node_modules/fuse-native/build/Release/fuse.node
+$(FUSE_NATIVE): native/fuse-native-thread-state.patch native/build-fuse-native.sh $(NODE_MODULES)
+	native/build-fuse-native.sh
+
+native: $(FUSE_NATIVE)
+
+install: deps $(NODE_MODULES) $(FUSE_NATIVE)
 
 build: $(NODE_MODULES)
 	npx tsc -p tsconfig.build.json

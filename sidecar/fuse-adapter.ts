@@ -13,7 +13,7 @@
  * EIO/ETIMEDOUT and ignores the late result (and never touches the kernel's buffer again).
  */
 import Fuse from 'fuse-native';
-import { createFuse } from './fuse-mount-point';
+import { createFuse, reusesThreadState } from './fuse-mount-point';
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { promisify } from 'node:util';
@@ -153,8 +153,14 @@ export function fuseOperations(handlers: Handlers, options: MountOptions, log: L
   };
 }
 
+let warnedPrebuild = false;
+
 /** Mount `handlers` at `options.mountPoint`; resolves once the kernel has the mount. */
 export async function mountHandlers(handlers: Handlers, options: MountOptions, log: Logger, metrics: SidecarMetrics): Promise<Mounted> {
+  if (!reusesThreadState && !warnedPrebuild) {
+    warnedPrebuild = true;
+    log.warn("fuse-native's bundled prebuild is loaded: it leaks an event-loop handle per FUSE thread, and a busy mount slows down over time; build the patched binding with `make native`");
+  }
   const fuse = createFuse(options.mountPoint, fuseOperations(handlers, options, log, metrics), {
     // fuse-native knows only some libfuse options; the rest ride along in fsname's `-o` list.
     fsname: 'datamount,big_writes,atomic_o_trunc',

@@ -21,7 +21,15 @@ type OpenCallback = (error: Error | null) => void;
 const binding = require('node-gyp-build')(path.dirname(require.resolve('fuse-native/package.json'))) as {
   sizeof_fuse_thread_t: number;
   fuse_native_mount: (...args: unknown[]) => void;
+  datamount_reuses_thread_state?: number;
 };
+
+/**
+ * Whether the loaded binding is our build of fuse-native (native/build-fuse-native.sh), which
+ * reuses the state of libfuse threads that ended. The bundled prebuild leaks an event-loop
+ * handle per thread ever started, and every wake-up of the loop visits all of them.
+ */
+export const reusesThreadState = binding.datamount_reuses_thread_state === 1;
 
 /** The internals of a fuse-native instance that its own open step uses. */
 interface FuseInternals {

@@ -8,10 +8,17 @@
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
+# A C toolchain for fuse-native's binding, built from its source with our patch (the prebuild
+# leaks an event-loop handle per FUSE thread; native/build-fuse-native.sh). The official Node
+# images ship Node's headers, so node-gyp downloads nothing.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends g++ make python3 patch \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-# fuse-native's linux-x64 prebuild (prebuilds/) is used as shipped; nothing to compile.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+COPY native native
+RUN native/build-fuse-native.sh && rm -rf .cache native
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
@@ -36,7 +43,7 @@ COPY --from=build /src/dist dist
 COPY package.json ./
 COPY bin bin
 RUN ln -s /app/bin/datamount-sidecar /usr/local/bin/datamount-sidecar \
- && node -e "require('fuse-native')"
+ && node -e "process.exit(require('./dist/sidecar/fuse-mount-point.js').reusesThreadState ? 0 : 1)"
 # Root on purpose: the in-pod sidecar mounts FUSE with Bidirectional propagation, which needs a
 # privileged container; the reporter runs as root without capabilities (see the DaemonSet).
 ENTRYPOINT ["datamount-sidecar"]

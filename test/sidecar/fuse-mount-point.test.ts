@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type Fuse from 'fuse-native';
-import { createFuse, isFuseMountPoint } from '../../sidecar/fuse-mount-point';
+import { createFuse, isFuseMountPoint, reusesThreadState } from '../../sidecar/fuse-mount-point';
 import { forceUnmountAll } from '../support/fuse-cleanup';
 
 const run = promisify(execFile);
@@ -67,6 +67,56 @@ describe('createFuse', () => {
         await expect(mountAsync(createFuse(mnt, ops, {}))).rejects.toThrow(/already carries a FUSE mount/);
       } finally {
         await unmountAsync(first);
+      }
+    });
+  });
+
+  describe('when libfuse starts and ends worker threads under bursts of reads', () => {
+    /** A file system whose reads all wait `delayMs`, counting how many are in flight at once. */
+    const slowReads = (delayMs: number) => {
+      const seen = { inFlight: 0, most: 0 };
+      const slow = {
+        ...(ops as object),
+        getattr: (p: string, cb: (code: number, st?: object) => void) => (p === '/' || /^\/b\d+$/.test(p) ? cb(0, attrs(0o40755, 4096)) : cb(0, attrs(0o100644, 4096))),
+        open: (_p: string, _flags: number, cb: (code: number, fd?: number) => void) => cb(0, 1),
+        read: (_p: string, _fd: number, buffer: Buffer, length: number, _position: number, cb: (bytes: number) => void) => {
+          seen.inFlight++;
+          seen.most = Math.max(seen.most, seen.inFlight);
+          setTimeout(() => {
+            seen.inFlight--;
+            cb(buffer.fill(120, 0, length) && length);
+          }, delayMs);
+        },
+      } as unknown as ConstructorParameters<typeof Fuse>[1];
+      return { slow, seen };
+    };
+
+    it('is running the patched binding, which reuses the state of ended threads', () => {
+      expect(reusesThreadState).toBe(true);
+    });
+
+    it('keeps as many thread states as threads ran at once, not one per thread ever started', async () => {
+      const { slow, seen } = slowReads(150);
+      const fuse = createFuse(mnt, slow, {});
+      await mountAsync(fuse);
+      try {
+        const bursts = 4;
+        const readers = 16;
+        for (let burst = 0; burst < bursts; burst++) {
+          // New files each burst (the page cache would answer the old ones), read by
+          // separate processes so that every read is its own FUSE request at the same time.
+          const files = Array.from({ length: readers }, (_, i) => path.join(mnt, `b${burst}`, `f${i}`));
+          await Promise.all(files.map((file) => run('head', ['-c', '100', file])));
+          // libfuse ends the threads beyond ten idle ones as they finish.
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        const states = (fuse as unknown as { _threads: Set<Buffer> })._threads.size;
+        // More than ten reads at once, so libfuse had threads to end after every burst...
+        expect(seen.most).toBeGreaterThan(12);
+        // ...yet no more thread states than one burst needed (the prebuild: one per thread ever).
+        expect(states).toBeLessThanOrEqual(readers + 2);
+      } finally {
+        await unmountAsync(fuse);
       }
     });
   });
