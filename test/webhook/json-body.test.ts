@@ -82,6 +82,7 @@ describe('mayHoldPrototypeKey', () => {
   it.each([
     ['names neither key and escapes nothing', '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1"}}'],
     ['holds "protocol" and "topologySpreadConstraints", as real pods do', '{"ports":[{"protocol":"TCP"}],"topologySpreadConstraints":[]}'],
+    ['spells both words nearly', '{"_proto__":1,"__proto_":2,"x__proto":3,"constructo":4,"onstructor":5,"protoproto":6}'],
   ])('is false for a body that %s, so it is not walked', (_name, text) => {
     expect(mayHoldPrototypeKey(text)).toBe(false);
   });
@@ -89,6 +90,8 @@ describe('mayHoldPrototypeKey', () => {
   it.each([
     ['a __proto__ key', '{"a":{"__proto__":{"x":1}}}'],
     ['a constructor key', '{"constructor":{"prototype":{}}}'],
+    ['a __proto__ key after other words holding "proto"', '{"ports":[{"protocol":"TCP"},{"protocol":"UDP"}],"a":{"__proto__":{}}}'],
+    ['a constructor key after "topologySpreadConstraints"', '{"topologySpreadConstraints":[],"constructor":{"prototype":{}}}'],
     ['an escaped key', '{"\\u005f_proto__":{}}'],
   ])('is true for a body with %s', (_name, text) => {
     expect(mayHoldPrototypeKey(text)).toBe(true);

@@ -72,6 +72,8 @@ describe('buildServer', () => {
       ['a truncated body, saying what JSON.parse found', '{"apiVersion": "admission.k8s.io/v1", ', 'the body is not valid JSON: Expected double-quoted property name', 'application/json'],
       ['a constructor.prototype key in the pod', JSON.stringify(valid).replace('"metadata":{', '"metadata":{"constructor":{"prototype":{"polluted":true}},'), 'forbidden prototype property at /request/object/metadata/constructor/prototype', 'application/json'],
       ['a \\u-escaped __proto__ key', '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","\\u005f_proto__":{"polluted":true}}', 'forbidden prototype property at /__proto__', 'application/json'],
+      ['a body nested 65 levels deep, one more than allowed', `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":${'['.repeat(64)}"x"${']'.repeat(64)}}`, 'nested deeper than 64 levels', 'application/json'],
+      ['a body nested 64 levels deep, which passes the depth check to fail the next', `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":${'['.repeat(63)}"x"${']'.repeat(63)}}`, 'request must be an object, got an array', 'application/json'],
       ['a body nested 1,000 levels deep', `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":${'['.repeat(1000)}${']'.repeat(1000)}}`, 'nested deeper than 64 levels', 'application/json'],
       ['a text/plain body', 'hello', 'must be application/json', 'text/plain'],
     ])('answers %s with HTTP 400 and the reason', async (_name, payload, reason, contentType) => {
