@@ -43,15 +43,15 @@ export const DEFAULT_READAHEAD_KIB = 8192;
 export const DEFAULT_OP_TIMEOUT_MS = 60_000;
 const FUSECTL = '/sys/fs/fuse/connections';
 /**
- * Background (readahead) requests in flight per mount. Few on purpose: libfuse 2 starts a worker
- * thread whenever none is idle and ends one whenever more than 10 are, and fuse-native gives each
- * new thread an async handle that it never frees — and the event loop visits every such handle on
- * every wake-up. With 64 in flight, libfuse started and ended threads all the time: 7,532 thread
- * creations in four workloads against 531 with 8, `uv__async_io` a sixth of the main thread, the
- * warm sequential read at 490 against 630–820 MB/s (BENCHMARKS.md, run 8). 4 and 8 measured the
- * same; 6 leaves room for three more concurrent reads before the pool passes ten threads.
+ * Background (readahead) requests in flight per mount. Not more: libfuse 2 starts a worker thread
+ * whenever none is idle and ends one whenever more than ten are, so every request in flight beyond
+ * ten is a thread started and ended again (fuse-native's thread state, docs/sidecar.md): with 64,
+ * 7,532 thread creations in four benchmark workloads against 531 with 8, and more CPU per GiB for
+ * the same throughput. Not fewer: every buffered read on the mount goes through these slots, so a
+ * file whose readahead waits on a hung GET must not take all of them — with 8, one stuck 2 MiB
+ * file (16 requests) stalled every other read until its attempt timed out (test/faults).
  */
-const MAX_BACKGROUND = 6;
+const MAX_BACKGROUND = 16;
 /** Uploads on close may legitimately take long; they are bounded by the S3 client's retries. */
 const UNBOUNDED_OPS = new Set(['flush', 'fsync', 'release']);
 

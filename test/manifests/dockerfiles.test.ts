@@ -47,10 +47,20 @@ describe.each(IMAGES)('$file', ({ file, commands, entrypoint }) => {
 describe('the sidecar image', () => {
   const runtime = readDockerfile(path.join(ROOT, 'manifests/images/sidecar.Dockerfile')).stages.at(-1);
 
-  it('has libfuse2 (for fuse-native) and fuse3 (fusermount), and checks fuse-native loads', () => {
+  it('has libfuse2 (for fuse-native) and fuse3 (fusermount), and checks the patched fuse-native binding loads', () => {
     const runs = runtime?.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n') ?? '';
     expect(runs).toMatch(/apt-get install -y --no-install-recommends libfuse2 fuse3/);
-    expect(runs).toContain(`node -e "require('fuse-native')"`);
+    expect(runs).toContain(`require('./dist/sidecar/fuse-mount-point.js').reusesThreadState`);
+  });
+
+  it('builds fuse-native from source with our patch in the stage whose node_modules it ships', () => {
+    const stages = readDockerfile(path.join(ROOT, 'manifests/images/sidecar.Dockerfile')).stages;
+    const shipped = runtime?.instructions.find((i) => i.keyword === 'COPY' && /node_modules/.test(i.args))?.args ?? '';
+    const from = /--from=(\S+)/.exec(shipped)?.[1];
+    const stage = stages.find((candidate) => candidate.name === from);
+    const runs = stage?.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n') ?? '';
+    expect(runs).toContain('native/build-fuse-native.sh');
+    expect(runs).toMatch(/apt-get install[^\n]*g\+\+[^\n]*make[^\n]*python3[^\n]*patch/);
   });
 
   it('runs as root, which a privileged FUSE sidecar needs', () => {
