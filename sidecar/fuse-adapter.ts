@@ -43,15 +43,16 @@ export const DEFAULT_READAHEAD_KIB = 8192;
 export const DEFAULT_OP_TIMEOUT_MS = 60_000;
 const FUSECTL = '/sys/fs/fuse/connections';
 /**
- * Background (readahead) requests in flight per mount. Not more: libfuse 2 starts a worker thread
- * whenever none is idle and ends one whenever more than ten are, so every request in flight beyond
- * ten is a thread started and ended again (fuse-native's thread state, docs/sidecar.md): with 64,
- * 7,532 thread creations in four benchmark workloads against 531 with 8, and more CPU per GiB for
- * the same throughput. Not fewer: every buffered read on the mount goes through these slots, so a
- * file whose readahead waits on a hung GET must not take all of them — with 8, one stuck 2 MiB
- * file (16 requests) stalled every other read until its attempt timed out (test/faults).
+ * Background (readahead) requests in flight per mount: 64 × 128 KiB = 8 MiB, the readahead. The
+ * request round trip (kernel, libfuse thread, the event loop, the reply), not CPU, bounds a warm
+ * read, so it takes many in flight: from memory, 16 gave 266–816 MB/s, 32 848–852, 48 984–1,030
+ * and 64 1,089–1,253 (an empty fuse-native file system alike). Each request in flight beyond ten
+ * makes libfuse 2 start a thread and end it again later, which only costs CPU now that our
+ * fuse-native build reuses the threads' state (docs/sidecar.md, "fuse-native's thread state").
+ * Fewer slots would also let one file whose readahead waits on a hung GET take all of them and
+ * stall every other read of the mount (with 8, a 2 MiB file did: test/faults).
  */
-const MAX_BACKGROUND = 16;
+const MAX_BACKGROUND = 64;
 /** Uploads on close may legitimately take long; they are bounded by the S3 client's retries. */
 const UNBOUNDED_OPS = new Set(['flush', 'fsync', 'release']);
 
