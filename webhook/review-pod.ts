@@ -27,7 +27,7 @@ import {
 } from './names';
 import { type Container, checkPodShape, type EnvVar, type Pod, podDisplayName } from './pod';
 import { parsePodRequest, type PodRequest } from './pod-annotations';
-import { copyForInjection, diffPod, patchText } from './pod-patch';
+import { copyForInjection, diffPod, ownCopy, patchText } from './pod-patch';
 import { sharedSidecarContainer } from './sidecar-spec';
 import { reconcileByName } from './volumes';
 
@@ -157,7 +157,10 @@ function numbered(problems: string[]): string {
 
 function withWarnings(response: AdmissionResponse, warnings: string[]): AdmissionResponse {
   if (warnings.length === 0) return response;
-  return { ...response, warnings: [...new Set(warnings)].slice(0, MAX_WARNINGS) };
+  // A copy with a key added, so not a spread (ownCopy says why).
+  const copy = ownCopy(response);
+  copy.warnings = [...new Set(warnings)].slice(0, MAX_WARNINGS);
+  return copy;
 }
 
 /** Mutates `pod` into the injected pod; returns the placement-hint reason (if hints were planned). */
