@@ -13,9 +13,9 @@
  * through the page cache, the kernel's copy of every block into freshly allocated cache pages
  * was half of the workers' time in cold sequential reads (and the dirty pages' writeback cost
  * more CPU later, charged to the pod's memory meanwhile); a direct write or read moves the bytes
- * between the device and one page-aligned buffer per worker. A file system that refuses
- * (EINVAL: tmpfs before Linux 6.6, some FUSE and network file systems) switches that worker to
- * the page cache for good, and the pool reports it (`directRefusal`).
+ * between the device and one page-aligned buffer per worker. A folder whose file system refuses
+ * (EINVAL: tmpfs before Linux 6.6, some FUSE and network file systems) goes through the page
+ * cache from then on, and the pool reports it (`directRefusedIn`); other folders keep direct I/O.
  *
  * Each worker does one thing at a time, so the pool's size is the disk tier's parallelism. A
  * worker holds the process open only while it has work; one that dies fails its pending calls
@@ -67,8 +67,11 @@ type ReadOutcome = ({ status: 'found'; data: Buffer | number; fileBytes: number 
 /** The part of the WebAssembly global the workers use (this project's TypeScript libraries lack it). */
 declare const WebAssembly: { Memory: new (descriptor: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer } };
 
-/** `direct`: the file was written or read with direct I/O; `refused`: the errno that just turned it off. */
-type Io = { direct: boolean; refused?: string };
+/**
+ * `direct`: the file was written or read with direct I/O; `refused`: the folder whose file system
+ * just refused it, and the errno (ENOWASM: the runtime has no WebAssembly, so no folder gets it).
+ */
+type Io = { direct: boolean; refused?: { folder: string; code: string } };
 type Reply =
   | { seq: number; error: { message: string; code?: string } }
   | ({ seq: number; bytes: number } & Io)
@@ -95,30 +98,35 @@ export function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: type
   const alignedPages = 17;
   const padded = (bytes: number): number => Math.ceil(bytes / page) * page;
   const { O_DIRECT, O_RDONLY, O_WRONLY, O_CREAT, O_EXCL } = fs.constants;
-  /** Off for good once the file system (EINVAL) or the runtime (no WebAssembly) refuses. */
-  let direct = options.directIo !== false && O_DIRECT !== undefined;
-  let refused: string | undefined;
+  /** Direct I/O for no folder (turned off, or no WebAssembly), and folders whose file system refused it. */
+  let never = options.directIo === false || O_DIRECT === undefined;
+  const refusedFolders = new Set<string>();
+  let refused: { folder: string; code: string } | undefined;
+  const directFor = (file: string): boolean => !never && !refusedFolders.has(path.dirname(file));
   /**
    * The buffer direct I/O goes through: WebAssembly memory, because its pages are mapped on
    * their own and so page-aligned, which no Buffer is promised to be. Made on first use.
    */
   let aligned: Buffer | undefined;
-  const alignedBuffer = (bytes: number): Buffer | undefined => {
-    if (!direct || padded(bytes) > alignedPages * 65536) return undefined;
+  const alignedBuffer = (file: string, bytes: number): Buffer | undefined => {
+    if (!directFor(file) || padded(bytes) > alignedPages * 65536) return undefined;
     try {
       aligned ??= Buffer.from(new WebAssembly.Memory({ initial: alignedPages, maximum: alignedPages }).buffer);
     } catch {
-      turnOff('ENOWASM');
+      never = true;
+      refused = { folder: path.dirname(file), code: 'ENOWASM' };
       return undefined;
     }
     return aligned;
   };
-  const turnOff = (code: string): void => {
-    direct = false;
-    refused = code;
+  /** True (and `file`'s folder off direct I/O from now on) when `error` is its file system refusing it. */
+  const declined = (file: string, error: unknown): boolean => {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL') return false;
+    refusedFolders.add(path.dirname(file));
+    refused = { folder: path.dirname(file), code };
+    return true;
   };
-  /** Whether `error` says the file system does not do direct I/O (or not with this buffer). */
-  const refusesDirect = (error: unknown): boolean => (error as NodeJS.ErrnoException).code === 'EINVAL';
   /** The reply's I/O fields, reporting a refusal once. */
   const io = (usedDirect: boolean): Io => {
     const reply: Io = refused === undefined ? { direct: usedDirect } : { direct: usedDirect, refused };
@@ -167,7 +175,7 @@ export function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: type
     const folder = path.dirname(request.file);
     if (request.ensureFolder) fs.mkdirSync(folder, { recursive: true });
     const temporary = path.join(folder, `.${path.basename(request.file)}.${crypto.randomBytes(4).toString('hex')}.tmp`);
-    const memory = alignedBuffer(length);
+    const memory = alignedBuffer(request.file, length);
     if (memory) {
       let at = 0;
       for (const part of parts) at += part.copy(memory, at);
@@ -175,52 +183,57 @@ export function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: type
       try {
         return { bytes: writeFile(temporary, request.file, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, [memory.subarray(0, padded(length))], length), ...io(true) };
       } catch (error) {
-        if (!refusesDirect(error)) throw error;
-        turnOff('EINVAL');
+        if (!declined(request.file, error)) throw error;
       }
     }
     return { bytes: writeFile(temporary, request.file, 'wx', parts, length), ...io(false) };
   };
 
-  /** The file's bytes (a view of a buffer reused by the next call), read directly if possible. */
-  const readFile = (request: BlockRead): { file: Buffer; direct: boolean } => {
-    if (direct) {
-      const fd = fs.openSync(request.file, O_RDONLY | O_DIRECT, undefined);
-      try {
-        const size = request.size >= 0 ? request.size : fs.fstatSync(fd).size;
-        const memory = alignedBuffer(size);
-        if (memory) return { file: memory.subarray(0, fs.readSync(fd, memory, 0, padded(size), 0)), direct: true };
-      } catch (error) {
-        if (!refusesDirect(error)) throw error;
-        turnOff('EINVAL');
-      } finally {
-        fs.closeSync(fd);
-      }
+  /**
+   * The file's bytes read with direct I/O (a view of the aligned buffer, reused by the next call),
+   * or undefined when this file cannot be (its folder's file system refuses, or it is too large).
+   */
+  const readDirect = (request: BlockRead): Buffer | undefined => {
+    let fd: number;
+    try {
+      fd = fs.openSync(request.file, O_RDONLY | O_DIRECT);
+    } catch (error) {
+      if (declined(request.file, error)) return undefined;
+      throw error;
     }
+    try {
+      const size = request.size >= 0 ? request.size : fs.fstatSync(fd).size;
+      const memory = alignedBuffer(request.file, size);
+      return memory?.subarray(0, fs.readSync(fd, memory, 0, padded(size), 0));
+    } catch (error) {
+      if (declined(request.file, error)) return undefined;
+      throw error;
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+
+  /** The file's bytes through the page cache (a view of a buffer reused by the next call). */
+  const readCached = (request: BlockRead): Buffer => {
     const fd = fs.openSync(request.file, 'r');
     try {
       const size = request.size >= 0 ? request.size : fs.fstatSync(fd).size;
       if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(size);
-      return { file: scratch.subarray(0, fs.readSync(fd, scratch, 0, size, 0)), direct: false };
+      return scratch.subarray(0, fs.readSync(fd, scratch, 0, size, 0));
     } finally {
       fs.closeSync(fd);
     }
   };
 
   const read = (request: BlockRead & { slot?: Uint8Array }): ReadOutcome => {
-    let file: Buffer;
-    let usedDirect: boolean;
+    let file: Buffer | undefined;
+    let usedDirect = false;
     try {
-      ({ file, direct: usedDirect } = readFile(request));
-    } catch (error) {
-      // An open refused for direct I/O: EINVAL from openSync itself.
-      if (!direct || !refusesDirect(error)) return { status: 'missing' };
-      turnOff('EINVAL');
-      try {
-        ({ file, direct: usedDirect } = readFile(request));
-      } catch {
-        return { status: 'missing' };
-      }
+      file = directFor(request.file) ? readDirect(request) : undefined;
+      usedDirect = file !== undefined;
+      file ??= readCached(request);
+    } catch {
+      return { status: 'missing' };
     }
     // A block larger than the slot (a larger block size) comes in a buffer of its own.
     const slot = request.slot && codec.blockLength(file.length) <= request.slot.length ? request.slot : undefined;
@@ -289,8 +302,8 @@ export class BlockFilePool {
 
   /** Block files written and read with direct I/O, and through the page cache. */
   readonly io = { direct: 0, pageCache: 0 };
-  /** The errno with which a worker's file system refused direct I/O, if one did. */
-  directRefusal: string | undefined;
+  /** Folders whose file system refused direct I/O, with the errno (ENOWASM: refused everywhere). */
+  private readonly refusals = new Map<string, string>();
 
   constructor(
     readonly size: number,
@@ -383,7 +396,14 @@ export class BlockFilePool {
   private count(reply: Io): void {
     if (reply.direct) this.io.direct++;
     else this.io.pageCache++;
-    if (reply.refused !== undefined) this.directRefusal = reply.refused;
+    if (reply.refused !== undefined) this.refusals.set(reply.refused.folder, reply.refused.code);
+  }
+
+  /** The errno with which direct I/O was refused in `dir` or a folder below it, if it was. */
+  directRefusedIn(dir: string): string | undefined {
+    const below = dir.endsWith(nodePath.sep) ? dir : dir + nodePath.sep;
+    for (const [folder, code] of this.refusals) if (code === 'ENOWASM' || folder === dir || folder.startsWith(below)) return code;
+    return undefined;
   }
 
   /** The least busy worker, starting another while fewer than `size` run and all are busy. */

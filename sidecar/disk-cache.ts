@@ -198,9 +198,11 @@ export class DiskCache {
 
   /** Say once that blocks go through the page cache because the file system refused direct I/O. */
   private tellPageCache(): void {
-    if (this.toldPageCache || this.pool.directRefusal === undefined) return;
+    if (this.toldPageCache) return;
+    const code = this.pool.directRefusedIn(this.options.dir);
+    if (code === undefined) return;
     this.toldPageCache = true;
-    this.options.log.info('the cache folder refuses direct I/O; block files go through the page cache', { dir: this.options.dir, code: this.pool.directRefusal });
+    this.options.log.info('the cache folder refuses direct I/O; block files go through the page cache', { dir: this.options.dir, code });
   }
 
   /**

@@ -1,6 +1,6 @@
 import * as nodeCrypto from 'node:crypto';
 import * as nodeFs from 'node:fs';
-import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
@@ -178,7 +178,7 @@ describe('BlockFilePool', () => {
       await pool.write({ file, ensureFolder: false, key: keys.encryption, id, data: Buffer.alloc(500_000, 3) });
       await pool.read({ file, size: -1, key: keys.encryption, id });
       expect(pool.io).toEqual(direct ? { direct: 2, pageCache: 0 } : { direct: 0, pageCache: 2 });
-      expect(pool.directRefusal).toBe(direct ? undefined : 'EINVAL');
+      expect(pool.directRefusedIn(dir)).toBe(direct ? undefined : 'EINVAL');
     });
 
     it('goes through the page cache when built without it', async () => {
@@ -189,7 +189,7 @@ describe('BlockFilePool', () => {
         const result = await cached.read({ file, size: -1, key: keys.encryption, id });
         expect(result.status).toBe('found');
         expect(cached.io).toEqual({ direct: 0, pageCache: 2 });
-        expect(cached.directRefusal).toBeUndefined();
+        expect(cached.directRefusedIn(dir)).toBeUndefined();
       } finally {
         await cached.close();
       }
@@ -197,13 +197,13 @@ describe('BlockFilePool', () => {
   });
 
   describe('when the file system refuses direct I/O (EINVAL, as tmpfs did before Linux 6.6)', () => {
-    /** The worker's program run in-process over a file system that refuses O_DIRECT opens. */
-    const refusingWorker = () => {
+    /** The worker's program run in-process over a file system that refuses O_DIRECT opens in `refusingIn`. */
+    const refusingWorker = (refusingIn = dir) => {
       const attempts = { direct: 0 };
       const refusing = {
         ...nodeFs,
         openSync: (file: nodeFs.PathLike, flags?: nodeFs.OpenMode, mode?: nodeFs.Mode | null) => {
-          if (typeof flags === 'number' && (flags & nodeFs.constants.O_DIRECT) !== 0) {
+          if (typeof flags === 'number' && (flags & nodeFs.constants.O_DIRECT) !== 0 && path.dirname(String(file)) === refusingIn) {
             attempts.direct++;
             throw Object.assign(new Error(`EINVAL: invalid argument, open '${String(file)}'`), { code: 'EINVAL' });
           }
@@ -235,7 +235,7 @@ describe('BlockFilePool', () => {
         const first = await worker.call({ op: 'write', file, ensureFolder: false, key: keys.encryption, id, data });
         const second = await worker.call({ op: 'write', file: path.join(dir, 's.blk'), ensureFolder: false, key: keys.encryption, id, data });
         const read = await worker.call({ op: 'read', file, size: -1, key: keys.encryption, id });
-        expect(first).toMatchObject({ bytes: data.length + BLOCK_FILE_OVERHEAD, direct: false, refused: 'EINVAL' });
+        expect(first).toMatchObject({ bytes: data.length + BLOCK_FILE_OVERHEAD, direct: false, refused: { folder: dir, code: 'EINVAL' } });
         expect(second).toEqual({ seq: 2, bytes: data.length + BLOCK_FILE_OVERHEAD, direct: false });
         expect(read).toMatchObject({ status: 'found', direct: false });
         expect(read).not.toHaveProperty('refused');
@@ -248,6 +248,25 @@ describe('BlockFilePool', () => {
       }
     });
 
+    it('keeps direct I/O for a folder on another file system', async () => {
+      const refusingIn = path.join(dir, 'tmpfs');
+      const other = path.join(dir, 'ext4');
+      mkdirSync(refusingIn);
+      mkdirSync(other);
+      const worker = refusingWorker(refusingIn);
+      try {
+        const data = Buffer.from('one block');
+        const refused = await worker.call({ op: 'write', file: path.join(refusingIn, 'a.blk'), ensureFolder: false, key: keys.encryption, id, data });
+        const direct = await worker.call({ op: 'write', file: path.join(other, 'b.blk'), ensureFolder: false, key: keys.encryption, id, data });
+        expect(refused).toMatchObject({ direct: false, refused: { folder: refusingIn, code: 'EINVAL' } });
+        // The test's own folder takes O_DIRECT where the machine's file system does (ext4 and xfs do).
+        expect(direct).not.toHaveProperty('refused');
+        expect(worker.attempts.direct).toBe(1);
+      } finally {
+        worker.close();
+      }
+    });
+
     it('reads an existing block through the page cache when the first direct open is refused', async () => {
       const worker = refusingWorker();
       try {
@@ -255,7 +274,7 @@ describe('BlockFilePool', () => {
         const file = path.join(dir, 'old.blk');
         writeFileSync(file, encodeBlock(keys, id, data));
         const read = await worker.call({ op: 'read', file, size: -1, key: keys.encryption, id });
-        expect(read).toMatchObject({ status: 'found', direct: false, refused: 'EINVAL' });
+        expect(read).toMatchObject({ status: 'found', direct: false, refused: { folder: dir, code: 'EINVAL' } });
         expect(Buffer.from(read.data as Uint8Array).equals(data)).toBe(true);
         expect(await worker.call({ op: 'read', file: path.join(dir, 'none.blk'), size: -1, key: keys.encryption, id })).toEqual({ seq: 2, status: 'missing' });
         expect(worker.attempts.direct).toBe(1);

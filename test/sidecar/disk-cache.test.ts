@@ -62,13 +62,26 @@ describe('disk-cache', () => {
     it('says so once, naming the folder and the errno', async () => {
       const lines: Array<{ message: string; fields?: Record<string, unknown> }> = [];
       const log = { ...silentLogger, info: (message: string, fields?: Record<string, unknown>) => lines.push({ message, fields }) };
-      const pool = { directRefusal: 'EINVAL', read: () => Promise.resolve({ status: 'missing' as const }), write: () => Promise.resolve(100) } as unknown as BlockFilePool;
+      const refusedIn = (folder: string) => (folder === dir ? 'EINVAL' : undefined);
+      const pool = { directRefusedIn: refusedIn, read: () => Promise.resolve({ status: 'missing' as const }), write: () => Promise.resolve(100) } as unknown as BlockFilePool;
       const cache = new DiskCache({ dir, maxBytes: 1024 * KiB, keys, log, pool });
       await cache.ready;
       await cache.put('one', Buffer.alloc(60));
       await cache.put('two', Buffer.alloc(60));
       await cache.flush();
       expect(lines.filter((line) => /direct I\/O/.test(line.message))).toEqual([{ message: 'the cache folder refuses direct I/O; block files go through the page cache', fields: { dir, code: 'EINVAL' } }]);
+      cache.close();
+    });
+
+    it("says nothing when only another dataset's folder refused it", async () => {
+      const lines: string[] = [];
+      const log = { ...silentLogger, info: (message: string) => lines.push(message) };
+      const pool = { directRefusedIn: () => undefined, read: () => Promise.resolve({ status: 'missing' as const }), write: () => Promise.resolve(100) } as unknown as BlockFilePool;
+      const cache = new DiskCache({ dir, maxBytes: 1024 * KiB, keys, log, pool });
+      await cache.ready;
+      await cache.put('one', Buffer.alloc(60));
+      await cache.flush();
+      expect(lines.filter((line) => /direct I\/O/.test(line))).toEqual([]);
       cache.close();
     });
   });
