@@ -22,6 +22,7 @@ const binding = require('node-gyp-build')(path.dirname(require.resolve('fuse-nat
   sizeof_fuse_thread_t: number;
   fuse_native_mount: (...args: unknown[]) => void;
   datamount_reuses_thread_state?: number;
+  datamount_fuse_threads?: number;
 };
 
 /**
@@ -30,6 +31,13 @@ const binding = require('node-gyp-build')(path.dirname(require.resolve('fuse-nat
  * handle per thread ever started, and every wake-up of the loop visits all of them.
  */
 export const reusesThreadState = binding.datamount_reuses_thread_state === 1;
+
+/**
+ * The fixed number of FUSE worker threads our build runs per mount, which hand their requests to
+ * the event loop through one queue in arrival order (0 for the prebuild, whose libfuse loop starts
+ * a thread whenever none is idle and ends one whenever more than ten are).
+ */
+export const fuseThreads = binding.datamount_fuse_threads ?? 0;
 
 /** The internals of a fuse-native instance that its own open step uses. */
 interface FuseInternals {
