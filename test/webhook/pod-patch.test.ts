@@ -66,7 +66,9 @@ describe('diffPod', () => {
   });
 
   describe('for any change to the parts an injection writes', () => {
-    const json = fc.jsonValue({ maxDepth: 3 });
+    // No "__proto__" or "constructor"/"prototype" keys: the server refuses a body holding them
+    // before any review (json-body.ts), and fast-json-patch will not apply a patch that names them.
+    const json = fc.jsonValue({ maxDepth: 3 }).filter((value) => !/"(__proto__|constructor|prototype)":/.test(JSON.stringify(value)));
     const named = fc.record({ name: fc.constantFrom('a', 'b', 'c', 'd', 'e'), value: json }, { requiredKeys: ['name'] });
     const part = fc.record({
       labels: fc.option(fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 })), { nil: undefined }),
@@ -99,7 +101,9 @@ describe('diffPod', () => {
 
 describe('patchText', () => {
   describe('for any operations the diff writes', () => {
-    const json = fc.jsonValue({ maxDepth: 3 });
+    // No "__proto__" or "constructor"/"prototype" keys: the server refuses a body holding them
+    // before any review (json-body.ts), and fast-json-patch will not apply a patch that names them.
+    const json = fc.jsonValue({ maxDepth: 3 }).filter((value) => !/"(__proto__|constructor|prototype)":/.test(JSON.stringify(value)));
     const value = fc.oneof(json, json.filter((v): v is object => typeof v === 'object' && v !== null).map((v) => withText(structuredClone(v))));
     const operation = fc.oneof(
       fc.record({ op: fc.constantFrom<'add' | 'replace'>('add', 'replace'), path: fc.string(), value }),
