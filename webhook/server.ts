@@ -5,7 +5,7 @@
  * `app.inject(...)`; pass `https` to serve TLS (the API server only calls webhooks over HTTPS).
  */
 import type { SecureContextOptions } from 'node:tls';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions, type onRequestHookHandler } from 'fastify';
 import { type AdmissionResponse, parseAdmissionReview, serializeReview } from './admission-review';
 import { parseCacheLocations } from './cache-hints';
 import type { DatasetCatalog } from './catalog';
@@ -118,12 +118,10 @@ export function buildServer(deps: ServerDeps): WebhookServer {
   const done = (request: object): void => {
     if (counted.delete(request)) inFlight -= 1;
   };
-  // A callback hook, not an async one: no promise and no extra turn of the microtask queue per request.
-  app.addHook('onRequest', (request, reply, next) => {
-    if (request.url !== '/mutate') {
-      next();
-      return;
-    }
+  // A callback hook, not an async one: no promise and no extra turn of the microtask queue per
+  // request. The route's own hook, not a check of request.url: the API server calls
+  // `/mutate?timeout=5s` (it adds its timeoutSeconds to the path), which a URL compare missed.
+  const admit: onRequestHookHandler = (request, reply, next) => {
     arrivals.set(request, performance.now());
     if (inFlight >= config.maxInFlight) {
       reply.code(503).header('retry-after', '1').send(refuse(ERRORS.OVERLOADED, `${inFlight} reviews in flight (DATAMOUNT_MAX_IN_FLIGHT=${config.maxInFlight})`));
@@ -137,9 +135,9 @@ export function buildServer(deps: ServerDeps): WebhookServer {
     // on 'finish', so a caller that sent the review and left would keep its slot for ever: W4.)
     reply.raw.once('close', () => done(request));
     next();
-  });
+  };
 
-  app.post('/mutate', async (request, reply) => {
+  app.post('/mutate', { onRequest: admit }, async (request, reply) => {
     const started = performance.now();
     if (depthExceeds(request.body, MAX_DEPTH)) {
       return reply.code(400).send(refuse(ERRORS.BODY_MALFORMED, `the body is nested deeper than ${MAX_DEPTH} levels`));

@@ -25,7 +25,7 @@ export function send(base: string, method: string, path: string, body?: string, 
   return new Promise((resolve, reject) => {
     const url = new URL(path, base);
     const headers: http.OutgoingHttpHeaders = body === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(body) };
-    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method, headers, agent: false }, (res) => {
+    const req = http.request({ host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

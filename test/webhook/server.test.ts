@@ -31,9 +31,12 @@ function app(catalog = fixtureCatalog(), now?: () => Date): Promise<Running> {
   return start(buildServer({ config, catalog, ...(now ? { now } : {}) }));
 }
 
-function mutate(server: Running, payload: string | object, contentType = 'application/json'): Promise<Reply> {
-  return send(server.base, 'POST', '/mutate', typeof payload === 'string' ? payload : JSON.stringify(payload), contentType);
+function mutate(server: Running, payload: string | object, contentType = 'application/json', path = '/mutate'): Promise<Reply> {
+  return send(server.base, 'POST', path, typeof payload === 'string' ? payload : JSON.stringify(payload), contentType);
 }
+
+/** The API server calls the configured path with its timeoutSeconds added (`?timeout=5s`); both must be bounded alike. */
+const MUTATE_PATHS: [string][] = [['/mutate'], ['/mutate?timeout=5s']];
 
 function get(server: Running, path: string): Promise<Reply> {
   return send(server.base, 'GET', path);
@@ -102,7 +105,7 @@ describe('buildServer', () => {
   });
 
   describe('when more reviews arrive than it accepts at once', () => {
-    it('refuses the one beyond DATAMOUNT_MAX_IN_FLIGHT at once with HTTP 503, and serves again when the first is done', async () => {
+    it.each(MUTATE_PATHS)('refuses the one beyond DATAMOUNT_MAX_IN_FLIGHT at once with HTTP 503, and serves again when the first is done (POST %s)', async (path) => {
       const catalog = fixtureCatalog();
       let release: () => void = () => {};
       const gate = new Promise<void>((resolve) => {
@@ -114,21 +117,21 @@ describe('buildServer', () => {
         return lookup(namespace, name);
       };
       const server = await start(buildServer({ config: loadConfig({ DATAMOUNT_MAX_IN_FLIGHT: '1' }), catalog }));
-      const first = mutate(server, loadReview('plain-pod'));
+      const first = mutate(server, loadReview('plain-pod'), 'application/json', path);
       await new Promise((r) => setTimeout(r, 100));
-      const second = await mutate(server, loadReview('plain-pod'));
+      const second = await mutate(server, loadReview('plain-pod'), 'application/json', path);
       expect(second.statusCode).toBe(503);
       expect(second.headers['retry-after']).toBe('1');
       expect(second.json()).toMatchObject({ code: 'DM_OVERLOADED' });
       release();
       expect((await first).statusCode).toBe(200);
-      expect((await mutate(server, loadReview('plain-pod'))).statusCode).toBe(200);
+      expect((await mutate(server, loadReview('plain-pod'), 'application/json', path)).statusCode).toBe(200);
     });
 
-    it('refuses a review that waited past DATAMOUNT_REVIEW_DEADLINE with a 503 admission response', async () => {
+    it.each(MUTATE_PATHS)('refuses a review that waited past DATAMOUNT_REVIEW_DEADLINE with a 503 admission response (POST %s)', async (path) => {
       const server = await start(buildServer({ config: loadConfig({ DATAMOUNT_REVIEW_DEADLINE: '0ms' }), catalog: fixtureCatalog() }));
       const review = loadReview('plain-pod');
-      const reply = await mutate(server, review);
+      const reply = await mutate(server, review, 'application/json', path);
       expect(reply.statusCode).toBe(200);
       expect(reply.json()).toMatchObject({ response: { uid: review.request.uid, allowed: false, status: { code: 503 } } });
     });
