@@ -3,13 +3,19 @@
  * HTTP/1.1 request at a time and reads the answer, the way the API server calls a webhook (TLS
  * verified against the CA, server name set, the connection reused).
  *
+ * Like the API server's webhook client (k8s.io/apiserver/pkg/util/webhook, client.go): HTTP/1.1
+ * only — it sets `NextProtos = ["http/1.1"]` so that concurrent reviews open several connections
+ * and spread over the webhook's replicas (kubernetes#75791; fixed that way in 1.16) — so this
+ * offers ALPN `http/1.1` and never HTTP/2; the request carries the headers Go's client sends
+ * (User-Agent, Accept, Accept-Encoding, Content-Type, Content-Length). (Go offers AES-128-GCM
+ * first among the TLS 1.3 suites; a Node server still settles on AES-256-GCM, measured, so the
+ * generator's own OpenSSL order gets the same suite and is left as it is.)
+ *
  * Written on `tls.connect` rather than `https.request` for the generator's own cost: Node's HTTP
  * client spent ~250 µs of CPU per request here (request and response objects, header
  * validation, the agent), as much as the server it was measuring; on a 2-core machine that took
  * a core from the server (docs/webhook.md, "Performance"). Here the request's bytes are built
- * once and each answer is parsed only as far as its status and Content-Length. The server sees
- * the same thing as from any HTTP/1.1 client: a request with Host, Content-Type and
- * Content-Length on a kept-alive TLS connection.
+ * once and each answer is parsed only as far as its status and Content-Length.
  */
 import tls from 'node:tls';
 
@@ -25,11 +31,12 @@ export interface ConnectionTarget {
   serverName: string;
 }
 
-/** The request's bytes, built once: a POST of `body` as JSON to `path`, keep-alive. */
+/** The request's bytes, built once: a POST of `body` as JSON to `path`, with the API server's headers. */
 export function requestBytes(target: ConnectionTarget): Buffer {
   const body = Buffer.from(target.body);
   const head = `POST ${target.path} HTTP/1.1\r\nHost: ${target.serverName}:${target.port}\r\n`
-    + `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n`;
+    + 'User-Agent: kube-apiserver-admission\r\nContent-Length: ' + body.length + '\r\n'
+    + 'Accept: application/json, */*\r\nContent-Type: application/json\r\nAccept-Encoding: gzip\r\n\r\n';
   return Buffer.concat([Buffer.from(head), body]);
 }
 
@@ -44,16 +51,24 @@ export class ReviewConnection {
   private expected = -1;
   private status = 0;
   private waiting: ((outcome: Outcome) => void) | undefined;
+  /** Requests this connection has sent so far (the n-th request on a connection is the server's n-th answer on it). */
+  sentCount = 0;
 
   constructor(private readonly target: ConnectionTarget, private readonly request: Buffer) {}
 
   /** Sends the request and resolves with how its answer came back; never rejects. */
   send(): Promise<Outcome> {
     if (this.waiting) throw new Error('ReviewConnection.send: a request is already in flight');
+    this.sentCount += 1;
     return new Promise((resolve) => {
       this.waiting = resolve;
       (this.socket ?? this.connect()).write(this.request);
     });
+  }
+
+  /** The local port of the open socket (0 before the first request): the server sees it as the remote port. */
+  get localPort(): number {
+    return this.socket?.localPort ?? 0;
   }
 
   close(): void {
@@ -63,7 +78,10 @@ export class ReviewConnection {
   }
 
   private connect(): tls.TLSSocket {
-    const socket = tls.connect({ host: '127.0.0.1', port: this.target.port, ca: this.target.caPem, servername: this.target.serverName });
+    const socket = tls.connect({
+      host: '127.0.0.1', port: this.target.port, ca: this.target.caPem, servername: this.target.serverName,
+      ALPNProtocols: ['http/1.1'],
+    });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.read(chunk));
     const lost = (): void => {

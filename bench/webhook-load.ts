@@ -13,6 +13,7 @@
  */
 import { type ConnectionTarget, type Outcome, ReviewConnection, requestBytes } from './webhook-connection';
 import { createPacer, type Pacer } from './webhook-pacer';
+import { monotonicMs, type SentRequests } from './webhook-tail';
 
 export interface LoadJob extends ConnectionTarget {
   /** Requests each connection sends before measuring (TLS handshakes, warm connections). */
@@ -34,11 +35,14 @@ export interface LoadResult {
   clientCpuUs: number;
   /** Open loop: how long after its due moment each request was written to its connection, ms. */
   sendLagsMs: number[];
+  /** Open loop: each request's connection, due, sent and answered moments, to set beside the server's view (webhook-tail.ts). */
+  sent?: SentRequests;
 }
 
 class Tally {
   readonly latenciesMs: number[] = [];
   readonly sendLagsMs: number[] = [];
+  readonly sent: SentRequests = { ports: [], indexes: [], dueMs: [], sentMs: [], doneMs: [] };
   errors = 0;
   firstError: string | undefined;
 
@@ -76,6 +80,7 @@ export async function generateLoad(job: LoadJob, onMeasuring: () => void): Promi
     return {
       requests: tally.latenciesMs.length, errors: tally.errors, ...(tally.firstError ? { firstError: tally.firstError } : {}),
       seconds, latenciesMs: tally.latenciesMs, clientCpuUs: cpu.user + cpu.system, sendLagsMs: tally.sendLagsMs,
+      ...(pacer ? { sent: tally.sent } : {}),
     };
   } finally {
     await pacer?.stop();
@@ -105,10 +110,21 @@ async function openLoop(connections: ReviewConnection[], job: LoadJob, pacer: Pa
   let allAnswered: () => void = () => {};
   const finished = new Promise<void>((resolve) => { allAnswered = resolve; });
 
+  // performance.now() on this process's clock, turned into the machine's monotonic clock for the timeline.
+  const toMonotonic = monotonicMs() - performance.now();
   const send = (connection: ReviewConnection, due: number): void => {
-    tally.sendLagsMs.push(performance.now() - due);
+    const sentAt = performance.now();
+    tally.sendLagsMs.push(sentAt - due);
+    const index = connection.sentCount;
     void connection.send().then((outcome) => {
-      tally.record(outcome, performance.now() - due);
+      const doneAt = performance.now();
+      tally.record(outcome, doneAt - due);
+      const timeline = tally.sent;
+      timeline.ports.push(connection.localPort);
+      timeline.indexes.push(index);
+      timeline.dueMs.push(due + toMonotonic);
+      timeline.sentMs.push(sentAt + toMonotonic);
+      timeline.doneMs.push(doneAt + toMonotonic);
       answered += 1;
       if (queuedHead < queued.length) send(connection, queued[queuedHead++] as number);
       else free.push(connection);

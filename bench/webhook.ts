@@ -22,7 +22,7 @@
  */
 import { fork } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import forge from 'node-forge';
 import { parseCacheLocations } from '../webhook/cache-hints';
 import { parseCatalog } from '../webhook/catalog-file';
@@ -30,6 +30,8 @@ import { loadConfig } from '../webhook/config';
 import { cacheReportReader, reviewPod } from '../webhook/review-pod';
 import { buildServer } from '../webhook/server';
 import { generateLoad, type LoadJob, type LoadResult } from './webhook-load';
+import { type LoadMark, markLoad, otherLoadShare } from './webhook-other-load';
+import { attributeTail, type RoundViews, ServedLog, type TailReport } from './webhook-tail';
 
 export interface WebhookBenchOptions {
   durationMs?: number;
@@ -78,6 +80,13 @@ export interface WebhookBenchRow {
    * a long GC) moves a 2-second round's p99, so the spread says how much one figure can be trusted.
    */
   roundP99Ms: number[];
+  /**
+   * Open loop: the share of the machine's CPU that processes other than the server and its load
+   * generator used during each round (webhook-other-load.ts); absent where /proc cannot be read.
+   */
+  roundOtherLoad?: number[];
+  /** Open loop: the generator's and the server's view of the same requests side by side (webhook-tail.ts). */
+  tail?: TailReport;
   /** Bytes of the request body. */
   bodyBytes: number;
 }
@@ -93,6 +102,9 @@ const SERVER_NAME = 'datamount-webhook.datamount-system.svc';
  * the one to measure; both targets get the same warm-up time.
  */
 const DEFAULT_WARMUP_MS = 3000;
+
+/** What the API server appends to a webhook's path: `?timeout=` and the webhook's timeoutSeconds (manifests: 5). */
+const API_SERVER_QUERY = '?timeout=5s';
 
 /** Targets of the issue (p99 under 5 ms at 2,000 reviews/s; at least half the bare throughput). */
 export const WEBHOOK_TARGETS = { p99Ms: 5, rate: 2000, minRatio: 0.5 };
@@ -178,14 +190,17 @@ function makeCertificates(): { caPem: string; certPem: string; keyPem: string } 
   return { caPem: forge.pki.certificateToPem(ca.cert), certPem: forge.pki.certificateToPem(serving.cert), keyPem: forge.pki.privateKeyToPem(serving.key) };
 }
 
-/** What the child reports: its result, and the server CPU the parent measured in between. */
+/** What the child reports: its result, and the server CPU (and the rest of the machine's) the parent measured in between. */
 interface MeasuredLoad extends LoadResult {
   serverCpu: NodeJS.CpuUsage;
+  otherLoad: number | undefined;
 }
 
-/** Rounds of one target added up, and each round's p99. */
+/** Rounds of one target added up, and each round's p99, other load and both views of its requests. */
 interface MeasuredRounds extends MeasuredLoad {
   roundP99Ms: number[];
+  roundOtherLoad: (number | undefined)[];
+  views: RoundViews[];
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -201,13 +216,18 @@ function percentile(sorted: number[], p: number): number {
 function runChild(job: LoadJob): Promise<MeasuredLoad> {
   return new Promise((resolve, reject) => {
     const child = fork(__filename, ['--load-generator'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const ours = child.pid === undefined ? [process.pid] : [process.pid, child.pid];
     let cpuAtStart = process.cpuUsage();
+    let loadAtStart: LoadMark | undefined;
     child.on('message', (message: 'measuring' | LoadResult) => {
       if (message === 'measuring') {
         cpuAtStart = process.cpuUsage();
+        loadAtStart = markLoad(ours);
         return;
       }
-      resolve({ ...message, serverCpu: process.cpuUsage(cpuAtStart) });
+      const serverCpu = process.cpuUsage(cpuAtStart);
+      const loadAtEnd = markLoad(ours);
+      resolve({ ...message, serverCpu, otherLoad: loadAtStart && loadAtEnd ? otherLoadShare(loadAtStart, loadAtEnd) : undefined });
       child.kill();
     });
     child.once('error', reject);
@@ -218,15 +238,30 @@ function runChild(job: LoadJob): Promise<MeasuredLoad> {
   });
 }
 
-function row(target: WebhookBenchRow['target'], mode: WebhookBenchRow['mode'], result: LoadResult, bodyBytes: number, cpu: NodeJS.CpuUsage, roundP99Ms: number[] = []): WebhookBenchRow {
+function row(target: WebhookBenchRow['target'], mode: WebhookBenchRow['mode'], result: LoadResult, bodyBytes: number, cpu: NodeJS.CpuUsage, rounds?: MeasuredRounds): WebhookBenchRow {
   const sorted = [...result.latenciesMs].sort((a, b) => a - b);
+  const otherLoad = rounds?.roundOtherLoad;
   return {
     target, mode, requests: result.requests, errors: result.errors, seconds: result.seconds,
     perSecond: result.requests / result.seconds, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99),
     serverCpuUsPerRequest: (cpu.user + cpu.system) / Math.max(1, result.requests),
-    clientCpuUsPerRequest: result.clientCpuUs / Math.max(1, result.requests), bodyBytes, roundP99Ms,
+    clientCpuUsPerRequest: result.clientCpuUs / Math.max(1, result.requests), bodyBytes, roundP99Ms: rounds?.roundP99Ms ?? [],
     ...(mode === 'rate' ? { p99SendLagMs: percentile([...result.sendLagsMs].sort((a, b) => a - b), 99) } : {}),
+    ...(mode === 'rate' && otherLoad && otherLoad.every((v) => v !== undefined) ? { roundOtherLoad: otherLoad } : {}),
+    ...(mode === 'rate' && rounds && rounds.views.length > 0 ? { tail: attributeTail(rounds.views) } : {}),
   };
+}
+
+/**
+ * Keeps what `app` answered while `log.recording` (for webhook-tail.ts): the connection, and the
+ * time from routing to the answer written, as fastify measures it (`reply.elapsedTime`). An
+ * onResponse hook makes fastify time every request; the webhook as deployed, which logs, already does.
+ */
+function logAnswers(app: FastifyInstance, log: ServedLog & { recording: boolean }): void {
+  app.addHook('onResponse', (request, reply, done) => {
+    if (log.recording) log.record(request.raw.socket.remotePort ?? 0, reply.elapsedTime);
+    done();
+  });
 }
 
 export async function runWebhookBench(options: WebhookBenchOptions = {}): Promise<WebhookBenchRow[]> {
@@ -244,6 +279,13 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
   const bare = Fastify({ https: { key: keyPem, cert: certPem }, bodyLimit: config.bodyLimit, logger: false });
   // The bare route parses the JSON body (as fastify does for /mutate) and sends it back.
   bare.post('/echo', async (request) => request.body);
+  const answers = new Map<WebhookBenchRow['target'], ServedLog & { recording: boolean }>();
+  // Both typed as the webhook's (HTTPS) instance; only the hook is used.
+  for (const [target, app] of [['webhook /mutate', webhook], ['bare echo', bare as unknown as FastifyInstance]] as const) {
+    const log = Object.assign(new ServedLog(), { recording: false });
+    logAnswers(app, log);
+    answers.set(target, log);
+  }
   await webhook.listen({ port: 0, host: '127.0.0.1' });
   await bare.listen({ port: 0, host: '127.0.0.1' });
   const webhookPort = (webhook.server.address() as AddressInfo).port;
@@ -254,7 +296,8 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
   const rows: WebhookBenchRow[] = [];
   const rounds = options.rounds ?? 3;
   const warmupMs = options.warmupMs ?? DEFAULT_WARMUP_MS;
-  const targets = ([['bare echo', barePort, '/echo'], ['webhook /mutate', webhookPort, '/mutate']] as const)
+  // The API server adds the webhook's timeoutSeconds (5 in the manifests) to the path it calls; the echo gets the same query.
+  const targets = ([['bare echo', barePort, `/echo${API_SERVER_QUERY}`], ['webhook /mutate', webhookPort, `/mutate${API_SERVER_QUERY}`]] as const)
     .filter(([target]) => !options.targets || options.targets.includes(target));
   try {
     for (const [target, port, path] of warmupMs > 0 ? targets : []) {
@@ -266,20 +309,26 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
       for (let round = 0; round < rounds; round++) {
         for (const [target, port, path] of targets) {
           log(`webhook bench: ${target}, ${mode === 'max' ? `${connections} concurrent` : `${rate}/s`}, round ${round + 1}/${rounds} …`);
+          const served = answers.get(target);
+          served?.clear();
+          if (served) served.recording = mode === 'rate';
           const result = await runChild({ port, path, body, caPem, serverName: SERVER_NAME, mode, durationMs: durationMs / rounds, rate, connections, warmupRequests: 20 });
+          if (served) served.recording = false;
           if (result.firstError) log(`webhook bench: ${target}: ${result.errors} request(s) failed, the first with ${result.firstError}`);
           const sum = totals.get(target);
           const roundP99Ms = [...(sum?.roundP99Ms ?? []), percentile([...result.latenciesMs].sort((a, b) => a - b), 99)];
+          const roundOtherLoad = [...(sum?.roundOtherLoad ?? []), result.otherLoad];
+          const views = [...(sum?.views ?? []), ...(result.sent && served ? [{ sent: result.sent, served: served.snapshot() }] : [])];
           totals.set(target, sum ? {
-            roundP99Ms,
+            roundP99Ms, roundOtherLoad, views, otherLoad: undefined,
             requests: sum.requests + result.requests, errors: sum.errors + result.errors, seconds: sum.seconds + result.seconds,
             latenciesMs: sum.latenciesMs.concat(result.latenciesMs), clientCpuUs: sum.clientCpuUs + result.clientCpuUs,
             sendLagsMs: sum.sendLagsMs.concat(result.sendLagsMs), ...(sum.firstError ?? result.firstError ? { firstError: sum.firstError ?? result.firstError } : {}),
             serverCpu: { user: sum.serverCpu.user + result.serverCpu.user, system: sum.serverCpu.system + result.serverCpu.system },
-          } : { ...result, roundP99Ms });
+          } : { ...result, roundP99Ms, roundOtherLoad, views });
         }
       }
-      for (const [target, total] of totals) rows.push(row(target, mode, total, bodyBytes, total.serverCpu, total.roundP99Ms));
+      for (const [target, total] of totals) rows.push(row(target, mode, total, bodyBytes, total.serverCpu, total));
     }
   } finally {
     await webhook.close();
@@ -326,6 +375,18 @@ export function formatWebhookTable(rows: WebhookBenchRow[]): string {
   if (spreads.length > 0) lines.push(`fixed rate, p99 of each round (ms): ${spreads.join('; ')}`);
   const lags = rows.filter((r) => r.p99SendLagMs !== undefined).map((r) => `${r.target} ${(r.p99SendLagMs ?? 0).toFixed(2)} ms`);
   if (lags.length > 0) lines.push(`fixed rate, p99 of the load generator's own lag in sending (included in the latencies above): ${lags.join(', ')}`);
+  const others = rows.filter((r) => r.roundOtherLoad).map((r) => `${r.target} ${(r.roundOtherLoad ?? []).map((v) => `${(v * 100).toFixed(0)} %`).join(' / ')}`);
+  if (others.length > 0) lines.push(`fixed rate, share of the machine's CPU used by other processes in each round: ${others.join('; ')}`);
+  const tails = rows.filter((r) => r.tail && r.tail.matched > 0);
+  if (tails.length > 0) {
+    const ms = (v: number) => v.toFixed(2);
+    lines.push(`fixed rate, inside the server (routing to answer written; a second view, not the target's), p50 / p99: ${tails.map((r) => `${r.target} ${ms(r.tail?.insideP50Ms ?? NaN)} / ${ms(r.tail?.insideP99Ms ?? NaN)} ms`).join('; ')}`);
+    lines.push(`fixed rate, the slowest 1 % by latency from the due moment — sent while the server was still handling an earlier request; largest part of each: ${tails.map((r) => {
+      const tail = r.tail as TailReport;
+      const parts = Object.entries(tail.largestPart).map(([part, share]) => `${part} ${(share * 100).toFixed(0)} %`).join(', ');
+      return `${r.target}: ${(tail.sentWhileBusy * 100).toFixed(0)} %; ${parts}`;
+    }).join(' — ')}`);
+  }
   lines.push(`body: ${rows[0]?.bodyBytes ?? 0} bytes of AdmissionReview JSON, two datasets`);
   return lines.join('\n');
 }
