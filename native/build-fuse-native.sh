@@ -3,9 +3,13 @@
 # native/fuse-native-thread-state.patch applied, and puts it where fuse-native loads it first
 # (node_modules/fuse-native/build/Release/fuse.node, ahead of the bundled prebuild).
 #
-# Why: fuse-native gives every new libfuse worker thread an event-loop handle it never frees,
-# and libfuse 2 keeps starting and ending threads under load, so the sidecar's event loop grew
-# slower with every burst of reads (docs/sidecar.md, "fuse-native's thread state").
+# Why (docs/sidecar.md, "Our build of fuse-native"):
+# - fuse-native gives every new libfuse worker thread an event-loop handle it never frees, and
+#   libfuse 2 keeps starting and ending threads under load, so the sidecar's event loop grew
+#   slower with every burst of reads. The patch runs a fixed pool of FUSE threads per mount that
+#   hand requests to the event loop through one queue, in arrival order.
+# - libfuse 2 predates FUSE_MAX_PAGES, so the kernel split every read into 128 KiB requests; the
+#   patch adds it to the INIT reply (1 MiB requests) and keeps malloc to a few arenas.
 #
 # Needs a C compiler, make and python3 (node-gyp), and Node's headers: those next to the node
 # binary when present (Debian's and the official images ship them), else node-gyp downloads them.

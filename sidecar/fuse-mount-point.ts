@@ -23,6 +23,7 @@ const binding = require('node-gyp-build')(path.dirname(require.resolve('fuse-nat
   fuse_native_mount: (...args: unknown[]) => void;
   datamount_reuses_thread_state?: number;
   datamount_fuse_threads?: number;
+  datamount_fuse_max_pages?: number;
 };
 
 /**
@@ -38,6 +39,12 @@ export const reusesThreadState = binding.datamount_reuses_thread_state === 1;
  * a thread whenever none is idle and ends one whenever more than ten are).
  */
 export const fuseThreads = binding.datamount_fuse_threads ?? 0;
+
+/**
+ * The largest FUSE request our build asks the kernel for, in bytes: 1 MiB, where libfuse 2 alone
+ * gets 128 KiB (it predates the protocol's FUSE_MAX_PAGES; the build adds it to the INIT reply).
+ */
+export const fuseMaxRequestBytes = (binding.datamount_fuse_max_pages ?? 32) * 4096;
 
 /** The internals of a fuse-native instance that its own open step uses. */
 interface FuseInternals {

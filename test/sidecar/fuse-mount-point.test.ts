@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type Fuse from 'fuse-native';
-import { createFuse, fuseThreads, isFuseMountPoint, reusesThreadState } from '../../sidecar/fuse-mount-point';
+import { createFuse, fuseMaxRequestBytes, fuseThreads, isFuseMountPoint, reusesThreadState } from '../../sidecar/fuse-mount-point';
 import { forceUnmountAll } from '../support/fuse-cleanup';
 
 const run = promisify(execFile);
@@ -56,6 +56,42 @@ describe('createFuse', () => {
         await unmountAsync(fuse);
       }
       expect(await isFuseMountPoint(mnt)).toBe(false);
+    });
+  });
+
+  describe('when a reader asks for 1 MiB at a time', () => {
+    const size = 8 * 1024 * 1024;
+    /** A file whose every 4-byte word holds its own offset / 4, and the read sizes asked for. */
+    const counting = () => {
+      const lengths: number[] = [];
+      const words = {
+        ...ops,
+        getattr: (p: string, cb: (code: number, st?: object) => void) => (p === '/big' ? cb(0, attrs(0o100644, size)) : cb(p === '/' ? 0 : -2, p === '/' ? attrs(0o40755, 4096) : undefined)),
+        open: (_p: string, _flags: number, cb: (code: number, fd: number) => void) => cb(0, 7),
+        release: (_p: string, _fd: number, cb: (code: number) => void) => cb(0),
+        read: (_p: string, _fd: number, buf: Buffer, length: number, position: number, cb: (bytes: number) => void) => {
+          lengths.push(length);
+          const bytes = Math.max(0, Math.min(length, size - position));
+          for (let at = 0; at < bytes; at += 4) buf.writeUInt32LE((position + at) / 4, at);
+          cb(bytes);
+        },
+      } as unknown as ConstructorParameters<typeof Fuse>[1];
+      return { words, lengths };
+    };
+
+    it('is asked for 1 MiB per request, not libfuse 2\'s 128 KiB, and returns the right bytes', async () => {
+      expect(fuseMaxRequestBytes).toBe(1024 * 1024);
+      const { words, lengths } = counting();
+      const fuse = createFuse(mnt, words, {});
+      await mountAsync(fuse);
+      try {
+        // Direct I/O: every read(2) of 1 MiB goes to the file system as it is, with no page cache.
+        const { stdout } = await run('sh', ['-c', `dd if='${mnt}/big' bs=1M iflag=direct status=none | od -A n -t u4 -v | awk '{ for (i = 1; i <= NF; i++) if ($i != n++) bad++ } END { print n, bad + 0 }'`], { maxBuffer: 1024 * 1024 });
+        expect(stdout.trim()).toBe(`${size / 4} 0`);
+        expect(lengths).toEqual(Array.from({ length: size / (1024 * 1024) }, () => 1024 * 1024));
+      } finally {
+        await unmountAsync(fuse);
+      }
     });
   });
 
