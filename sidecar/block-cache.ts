@@ -162,9 +162,19 @@ export class BlockCache {
     return this.memory.maxBytes;
   }
 
-  /** A sequential reader is done with blocks [first, end): evict them before anything else (memory-cache.ts). */
+  /**
+   * A sequential reader is done with blocks [first, end): evict them before anything else
+   * (memory-cache.ts) — except those whose disk write was dropped (the disk fell behind the
+   * network): the memory tier holds their only copy, so they stay in its LRU, and the next pass
+   * finds them there instead of fetching them again. They take room from the scan's own demoted
+   * blocks, never more than the tier holds.
+   */
   demote(object: ObjectVersion, first: number, end: number): void {
-    for (let index = Math.max(0, first); index < end; index++) this.memory.demote(this.idOf(object, index));
+    for (let index = Math.max(0, first); index < end; index++) {
+      const id = this.idOf(object, index);
+      if (this.disk?.droppedLately(id)) continue;
+      this.memory.demote(id);
+    }
   }
 
   private idOf(object: ObjectVersion, index: number): string {
@@ -222,8 +232,19 @@ export class BlockCache {
 
   private async fill(object: ObjectVersion, blocks: Wanted[]): Promise<void> {
     let missing = blocks;
+    const fetches: Array<Promise<void>> = [];
     if (this.disk) {
       const disk = this.disk;
+      // Blocks the disk tier surely lacks (its index says so) are fetched at once, not once the
+      // batch's disk reads are done: a warm pass over a file with a few blocks missing (their
+      // writes dropped while the cold pass outran the disk) waited that long for each of them.
+      const lacking = blocks.filter((block) => disk.lacks(block.id));
+      if (lacking.length > 0) {
+        this.metrics.cacheMisses.inc({ dataset: this.options.dataset, tier: 'disk' }, lacking.length);
+        fetches.push(...this.runs(lacking).map((run) => this.fetch(object, run)));
+        const lacks = new Set(lacking);
+        blocks = blocks.filter((block) => !lacks.has(block));
+      }
       // Each hit is handed out as soon as its own file is read, not when the whole batch is.
       const lookups = blocks.map(async (block) => {
         const lookup = await disk.get(block.id, this.allocate).catch(() => ({ found: false as const, reason: 'missing' as const }));
@@ -237,7 +258,7 @@ export class BlockCache {
       });
       missing = (await Promise.all(lookups)).filter((block) => block !== undefined);
     }
-    await Promise.all(this.runs(missing).map((run) => this.fetch(object, run)));
+    await Promise.all([...fetches, ...this.runs(missing).map((run) => this.fetch(object, run))]);
   }
 
   /**

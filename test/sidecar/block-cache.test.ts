@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BlockCache, type ObjectVersion } from '../../sidecar/block-cache';
 import { deriveBlockKeys } from '../../sidecar/block-file';
+import { BlockFilePool } from '../../sidecar/block-file-pool';
 import { DiskCache } from '../../sidecar/disk-cache';
 import { silentLogger } from '../../sidecar/logger';
 import { MemoryCache } from '../../sidecar/memory-cache';
@@ -89,6 +90,65 @@ describe('block-cache', () => {
       await restarted.flush();
       expect(gets()).toBe(before + 1);
       expect(metrics.cacheMisses.get({ dataset: 'test', tier: 'disk', reason: 'corrupt' })).toBe(1);
+    });
+  });
+
+  describe('when a scan outruns the disk and some writes are dropped', () => {
+    it('keeps the dropped blocks in memory though the scan demotes them, so the next pass fetches none of them', async () => {
+      const disk = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger, maxPendingWrites: 1 });
+      await disk.ready;
+      const { cache } = build(disk, 8 * MiB);
+      /** A reader's pass over [first, end) that the disk keeps up with, demoting as it goes. */
+      const keepUp = async (first: number, end: number) => {
+        for (let index = first; index < end; index++) {
+          await cache.read(object, index);
+          await disk.flush();
+          cache.demote(object, index, index + 1);
+        }
+      };
+      await keepUp(0, 8); // fills the 8-block tier
+      // Three blocks in one GET: the first one's write takes the queue, the other two are dropped.
+      await Promise.all([8, 9, 10].map((index) => cache.read(object, index)));
+      await disk.flush();
+      cache.demote(object, 8, 11);
+      expect(disk.droppedWrites).toBe(2);
+      await keepUp(11, 19); // a demoted block is evicted newest first: 9 and 10 would go first
+      const before = gets();
+      for (const index of [9, 10]) expect((await cache.read(object, index)).equals(data.subarray(index * MiB, (index + 1) * MiB))).toBe(true);
+      expect(gets()).toBe(before);
+    });
+  });
+
+  describe('when a batch holds blocks on disk and a block the disk lacks', () => {
+    it('starts the missing block\'s GET at once, not after the disk reads', async () => {
+      const real = new BlockFilePool(1);
+      let release = (): void => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      // The real pool, but its reads wait until released (a disk busy with a window of hits).
+      const pool = Object.assign(Object.create(real) as BlockFilePool, {
+        read: async (...args: Parameters<BlockFilePool['read']>) => {
+          await held;
+          return real.read(...args);
+        },
+      });
+      try {
+        const disk = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger, pool });
+        await disk.ready;
+        await build(disk).cache.read(object, 0);
+        await disk.flush();
+        const { cache } = build(disk); // a fresh memory tier: block 0 is on disk only
+        const before = gets();
+        const reads = Promise.all([cache.read(object, 0), cache.read(object, 1)]);
+        for (let turn = 0; turn < 5 && gets() === before; turn++) await new Promise((resolve) => setImmediate(resolve));
+        expect(gets()).toBe(before + 1);
+        release();
+        const [zero, one] = await reads;
+        expect([zero.equals(data.subarray(0, MiB)), one.equals(data.subarray(MiB, 2 * MiB))]).toEqual([true, true]);
+        expect(gets()).toBe(before + 1);
+      } finally {
+        release();
+        await real.close();
+      }
     });
   });
 

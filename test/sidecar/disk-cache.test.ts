@@ -152,12 +152,33 @@ describe('disk-cache', () => {
     });
   });
 
+  describe('when blocks come faster than the disk takes them', () => {
+    it('drops those past its queue, remembers them until one is written, and knows which it surely lacks', async () => {
+      const cache = new DiskCache({ dir, maxBytes: 1024 * KiB, keys, log: silentLogger, maxPendingWrites: 1 });
+      await cache.ready;
+      expect(cache.lacks('a')).toBe(true);
+      expect(cache.put('a', Buffer.alloc(10 * KiB, 1))).toBeDefined();
+      expect(cache.lacks('a')).toBe(false); // queued: readable before it reaches the disk
+      expect(cache.put('b', Buffer.alloc(10 * KiB, 2))).toBeUndefined();
+      expect({ dropped: cache.droppedWrites, a: cache.droppedLately('a'), b: cache.droppedLately('b') }).toEqual({ dropped: 1, a: false, b: true });
+      await cache.flush();
+      expect({ a: cache.lacks('a'), b: cache.lacks('b') }).toEqual({ a: false, b: true });
+      expect(cache.put('b', Buffer.alloc(10 * KiB, 2))).toBeDefined();
+      await cache.flush();
+      expect({ lacks: cache.lacks('b'), dropped: cache.droppedLately('b') }).toEqual({ lacks: false, dropped: false });
+    });
+  });
+
   describe('when many blocks are looked up at once (a prefetch window of disk hits)', () => {
     it('serves every one of them, the right bytes each, through the bounded read queue', async () => {
       const cache = await open(4096 * KiB);
       const blocks = Array.from({ length: 40 }, (_, i) => Buffer.alloc(20 * KiB + i, i));
-      blocks.forEach((block, i) => void cache.put(`id-${i}`, block));
-      await cache.flush();
+      // In two halves: more writes than that at once are dropped (the write queue's bound).
+      for (const half of [0, 20]) {
+        blocks.slice(half, half + 20).forEach((block, i) => void cache.put(`id-${half + i}`, block));
+        await cache.flush();
+      }
+      expect(cache.droppedWrites).toBe(0);
       const restarted = await open(4096 * KiB);
       const found = await Promise.all(blocks.map((_, i) => restarted.get(`id-${i}`)));
       found.forEach((lookup, i) => expect(lookup.found && lookup.data.equals(blocks[i] as Buffer)).toBe(true));
