@@ -14,6 +14,9 @@
  *     request was *due* (not when it was sent), so a stalled server cannot hide its queue
  *     (no coordinated omission).
  * A third row measures `reviewPod` called in-process, without HTTP, for the pure review cost.
+ * Beside the open loop's figures the bench prints a second view, not the target's: the time each
+ * request spent inside the server, and where the slowest 1 % spent theirs (webhook-tail.ts), and
+ * how much of the machine other processes used in each round (webhook-other-load.ts).
  *
  * Run: `node dist/bench/webhook.js [--duration-ms 5000] [--rate 2000] [--connections 16]
  * [--rounds 3] [--warmup-ms 3000]` (`--max-only`, `--webhook-only` narrow the run, e.g. under
@@ -403,9 +406,21 @@ function argValue(argv: string[], name: string, accepts: 'positive' | 'zero or m
   return value;
 }
 
+const USAGE = `usage: node dist/bench/webhook.js [--duration-ms 5000] [--rate 2000] [--connections 16] [--rounds 3]
+       [--warmup-ms 3000] [--max-only] [--webhook-only]
+Serves POST /mutate and a bare HTTPS echo of the same body, and drives each from a forked load
+generator the way the API server calls a webhook: a closed loop for throughput, an open loop at
+--rate for latency from each request's due moment (the target), beside a second view of where the
+open loop's slowest requests spent their time. Run it under the machine's bench lock:
+  flock /tmp/bench.lock node dist/bench/webhook.js --duration-ms 6000 --rounds 3
+`;
+
 if (require.main === module) {
   const argv = process.argv.slice(2);
-  if (argv.includes('--load-generator')) {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  } else if (argv.includes('--load-generator')) {
     process.once('message', (job: LoadJob) => {
       generateLoad(job, () => process.send?.('measuring')).then((result) => process.send?.(result), (err: Error) => {
         process.stderr.write(`webhook bench load generator: ${err.message}\n`);
