@@ -20,7 +20,7 @@ $(NODE_MODULES): package.json package-lock.json
 
 # fuse-native's binding, built from its source with our patch (native/build-fuse-native.sh says why).
 FUSE_NATIVE := node_modules/fuse-native/build/Release/fuse.node
-$(FUSE_NATIVE): native/fuse-native-thread-state.patch native/build-fuse-native.sh $(NODE_MODULES)
+$(FUSE_NATIVE): native/fuse-native.patch native/build-fuse-native.sh $(NODE_MODULES)
 	native/build-fuse-native.sh
 
 native: $(FUSE_NATIVE)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds fuse-native's binding from the npm package's own source with
-# native/fuse-native-thread-state.patch applied, and puts it where fuse-native loads it first
+# native/fuse-native.patch applied, and puts it where fuse-native loads it first
 # (node_modules/fuse-native/build/Release/fuse.node, ahead of the bundled prebuild).
 #
 # Why (docs/sidecar.md, "Our build of fuse-native"):
@@ -31,11 +31,11 @@ nodedir=""
 rm -rf "$work"
 mkdir -p "$work"
 cp "$package/fuse-native.c" "$package/binding.gyp" "$work/"
-patch --quiet -p1 -d "$work" < "$root/native/fuse-native-thread-state.patch"
+patch --quiet -p1 -d "$work" < "$root/native/fuse-native.patch"
 # binding.gyp finds napi-macros and fuse-shared-library with require(), from the build folder.
 ln -s "$root/node_modules" "$work/node_modules"
 (cd "$work" && node "$gyp" rebuild --loglevel=warn $nodedir >/dev/null)
 mkdir -p "$package/build/Release"
 cp "$work/build/Release/fuse.node" "$package/build/Release/fuse.node"
 node -e "if (require('node-gyp-build')(process.argv[1]).datamount_reuses_thread_state !== 1) { console.error('build-fuse-native: fuse-native still loads a binding without the patch'); process.exit(1); }" "$package"
-echo "build-fuse-native: $package/build/Release/fuse.node (thread state reused)"
+echo "build-fuse-native: $package/build/Release/fuse.node (patched: native/fuse-native.patch)"
