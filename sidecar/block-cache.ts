@@ -58,8 +58,19 @@ interface Wanted {
   readonly pending: Pending;
 }
 
+/** Dropped disk writes remembered for writing later (`writeLater`): more than a memory tier holds. */
+const MAX_UNWRITTEN = 4096;
+
 export class BlockCache {
   private readonly inflight = new Map<string, Pending>();
+  /**
+   * Blocks whose disk write was dropped because the disk fell behind, oldest first. They stay in
+   * the memory tier (`demote` skips them), and are written once the disk has room again, or at
+   * shutdown (`flushDisk`), so a restarted sidecar or the next pod on the node finds them there.
+   */
+  private readonly unwritten = new Set<string>();
+  /** Dropped disk writes done later from the memory tier (statistics, tests). */
+  lateWrites = 0;
   /** Blocks registered during this turn of the event loop, by object version, loaded at its end. */
   private readonly batch = new Map<string, { object: ObjectVersion; blocks: Wanted[] }>();
   private batchScheduled = false;
@@ -272,6 +283,53 @@ export class BlockCache {
     return data;
   }
 
+  /** Hand a block fetched from S3 to the disk tier; pinned until written (its memory must not be reused meanwhile). */
+  private store(id: string, block: Buffer): void {
+    const disk = this.disk;
+    if (!disk) return;
+    const written = disk.put(id, block);
+    if (written) {
+      this.recycler.pin(block);
+      void written.then(() => {
+        this.recycler.unpin(block);
+        this.writeLater();
+      });
+      return;
+    }
+    if (!disk.droppedLately(id)) return;
+    this.unwritten.add(id);
+    if (this.unwritten.size > MAX_UNWRITTEN) this.unwritten.delete(this.unwritten.values().next().value as string);
+  }
+
+  /** Write dropped blocks, oldest first, while the disk has room and the memory tier still holds them. */
+  private writeLater(): void {
+    const disk = this.disk;
+    if (!disk) return;
+    for (const id of this.unwritten) {
+      if (!disk.hasRoom) return;
+      this.unwritten.delete(id);
+      const block = this.memory.peek(id);
+      if (!block) continue; // evicted meanwhile: the disk tier will not have it
+      const written = disk.put(id, block);
+      if (!written) continue;
+      this.lateWrites++;
+      this.recycler.pin(block);
+      void written.then(() => {
+        this.recycler.unpin(block);
+        this.writeLater();
+      });
+    }
+  }
+
+  /** Resolves once every write is done, including the dropped blocks the memory tier still holds (shutdown). */
+  async flushDisk(): Promise<void> {
+    if (!this.disk) return;
+    do {
+      this.writeLater();
+      await this.disk.flush();
+    } while (this.unwritten.size > 0);
+  }
+
   /** A loaded block: into the memory tier, then to everyone waiting for it. */
   private deliver(block: Wanted, data: Buffer): void {
     this.recycler.stored(data);
@@ -314,11 +372,7 @@ export class BlockCache {
       const wanted = run[next];
       if (!wanted) return;
       next++;
-      const written = this.disk?.put(wanted.id, block);
-      if (written) {
-        this.recycler.pin(block);
-        void written.then(() => this.recycler.unpin(block));
-      }
+      this.store(wanted.id, block);
       this.deliver(wanted, block);
     };
     try {

@@ -56,6 +56,7 @@ export interface DatasetSpec {
 export interface MountedDataset {
   readonly spec: DatasetSpec;
   readonly handlers: Handlers;
+  readonly blocks: BlockCache;
   readonly disk: DiskCache | undefined;
   readonly memory: MemoryCache;
   /** Finish uploads, then unmount. */
@@ -69,6 +70,7 @@ const SIBLING_MEMORY_FRACTION = 0.25;
 
 export interface DatasetParts {
   readonly handlers: Handlers;
+  readonly blocks: BlockCache;
   readonly disk: DiskCache | undefined;
   readonly memory: MemoryCache;
   readonly client: ObjectClient;
@@ -111,7 +113,7 @@ export function buildDataset(spec: DatasetSpec, rawClient: ObjectClient, log: Lo
       metrics.diskCacheDropped.set({ dataset: spec.name }, disk.droppedWrites);
     }
   });
-  return { handlers, disk, memory, client };
+  return { handlers, blocks, disk, memory, client };
 }
 
 /** The S3 client of a dataset, with enough sockets for its prefetch window. */
@@ -160,13 +162,14 @@ export async function mountDataset(spec: DatasetSpec, log: Logger, metrics: Side
   return {
     spec,
     handlers: parts.handlers,
+    blocks: parts.blocks,
     disk: parts.disk,
     memory: parts.memory,
     close: () => {
       closing ??= (async () => {
         await parts.handlers.finishUploads();
         await mounted.unmount();
-        await parts.disk?.flush();
+        await parts.blocks.flushDisk();
         // Its folder watch holds inotify watches: a process that mounts again must not pile them up.
         parts.disk?.close();
         metrics.mounted.set({ dataset: spec.name }, 0);

@@ -125,6 +125,11 @@ export class DiskCache {
     return this.indexComplete && this.watch.healthy && !this.index.has(relative) && !this.queued.has(relative);
   }
 
+  /** Whether a write would be taken now with room to spare (half the queue free, disk not full). */
+  get hasRoom(): boolean {
+    return Date.now() >= this.fullUntil && this.writes.pending < (this.options.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES) / 2;
+  }
+
   /**
    * True when this tier turned down block `id`'s write lately because its queue was full: the
    * memory tier's copy is then the only one (block-cache.ts keeps it from being demoted).

@@ -52,6 +52,11 @@ export class MemoryCache {
     return cold;
   }
 
+  /** The block if the tier holds it, without counting as a use (no promotion, no LRU move). */
+  peek(id: string): Buffer | undefined {
+    return this.lru?.peek(id) ?? this.cold.get(id)?.block;
+  }
+
   has(id: string): boolean {
     return (this.lru?.has(id) ?? false) || this.cold.has(id);
   }

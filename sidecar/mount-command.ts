@@ -190,6 +190,7 @@ export async function runMount(argv: string[], env: NodeJS.ProcessEnv): Promise<
   const labels = { dataset: spec.name };
   log.info('statistics', {
     diskCacheDroppedWrites: dataset.disk?.droppedWrites ?? 0,
+    diskCacheLateWrites: dataset.blocks.lateWrites,
     diskCacheBytes: dataset.disk?.bytes ?? 0,
     siblingPrefetchFiles: metrics.siblingPrefetchFiles.get(labels),
     siblingPrefetchUsed: metrics.siblingPrefetchUsed.get(labels),

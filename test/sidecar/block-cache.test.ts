@@ -117,6 +117,22 @@ describe('block-cache', () => {
       for (const index of [9, 10]) expect((await cache.read(object, index)).equals(data.subarray(index * MiB, (index + 1) * MiB))).toBe(true);
       expect(gets()).toBe(before);
     });
+
+    it('writes the dropped blocks later from memory, so a restart finds every block on disk', async () => {
+      const disk = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger, maxPendingWrites: 1 });
+      await disk.ready;
+      const { cache } = build(disk, 8 * MiB);
+      await Promise.all([0, 1, 2, 3].map((index) => cache.read(object, index))); // one GET: 3 writes dropped
+      expect(disk.droppedWrites).toBe(3);
+      await cache.flushDisk();
+      expect(cache.lateWrites).toBe(3);
+      const restarted = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger });
+      await restarted.ready;
+      const fresh = build(restarted).cache;
+      const before = gets();
+      for (const index of [0, 1, 2, 3]) expect((await fresh.read(object, index)).equals(data.subarray(index * MiB, (index + 1) * MiB))).toBe(true);
+      expect(gets()).toBe(before);
+    });
   });
 
   describe('when a batch holds blocks on disk and a block the disk lacks', () => {
