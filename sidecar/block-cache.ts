@@ -321,13 +321,16 @@ export class BlockCache {
     }
   }
 
-  /** Resolves once every write is done, including the dropped blocks the memory tier still holds (shutdown). */
+  /**
+   * Resolves once every write is done, including the dropped blocks the memory tier still holds
+   * (shutdown). A disk that has filled up takes no more: what is deferred then stays unwritten.
+   */
   async flushDisk(): Promise<void> {
     if (!this.disk) return;
     do {
       this.writeLater();
       await this.disk.flush();
-    } while (this.unwritten.size > 0);
+    } while (this.unwritten.size > 0 && !this.disk.degraded);
   }
 
   /** A loaded block: into the memory tier, then to everyone waiting for it. */

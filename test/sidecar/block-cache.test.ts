@@ -187,6 +187,19 @@ describe('block-cache', () => {
       }
       expect(disk.degraded).toBe(true);
     });
+
+    it('finishes a shutdown flush with writes still deferred (they cannot be written)', async () => {
+      const disk = new DiskCache({ dir: tmpfs(), maxBytes: 64 * MiB, keys, log: silentLogger, maxPendingWrites: 1 });
+      await disk.ready;
+      const { cache } = build(disk);
+      await Promise.all([0, 1, 2, 3].map((index) => cache.read(object, index))); // the first write fills the disk, 3 dropped
+      expect(disk.droppedWrites).toBe(3);
+      await disk.flush();
+      expect(disk.degraded).toBe(true);
+      const outcome = await Promise.race([cache.flushDisk().then(() => 'flushed'), new Promise((resolve) => setTimeout(resolve, 2000, 'still looping'))]);
+      expect(outcome).toBe('flushed');
+      expect(cache.lateWrites).toBe(0);
+    });
   });
 
   describe('when several blocks are asked for at once', () => {
