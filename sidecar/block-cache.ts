@@ -183,7 +183,7 @@ export class BlockCache {
   demote(object: ObjectVersion, first: number, end: number): void {
     for (let index = Math.max(0, first); index < end; index++) {
       const id = this.idOf(object, index);
-      if (this.disk?.droppedLately(id)) continue;
+      if (this.unwritten.has(id)) continue;
       this.memory.demote(id);
     }
   }
@@ -287,6 +287,7 @@ export class BlockCache {
   private store(id: string, block: Buffer): void {
     const disk = this.disk;
     if (!disk) return;
+    const dropped = disk.droppedWrites;
     const written = disk.put(id, block);
     if (written) {
       this.recycler.pin(block);
@@ -296,7 +297,7 @@ export class BlockCache {
       });
       return;
     }
-    if (!disk.droppedLately(id)) return;
+    if (disk.droppedWrites === dropped) return; // not taken for another reason (cached, disk full)
     this.unwritten.add(id);
     if (this.unwritten.size > MAX_UNWRITTEN) this.unwritten.delete(this.unwritten.values().next().value as string);
   }

@@ -48,15 +48,13 @@ const DEFAULT_FULL_BACKOFF_MS = 30_000;
  * this much before blocks go uncached. A block waiting here is pinned, and a scan's blocks leave
  * the memory tier moments after they are read (demoted, memory-cache.ts), so what waits here is
  * memory beyond the tier's bound. A dropped block stays in the memory tier instead (it is not
- * demoted: `droppedLately`), so the next pass still finds it. Measured on the 2-core bench
+ * demoted, and is written later: `BlockCache.unwritten`), so the next pass still finds it. Measured on the 2-core bench
  * machine, where a cold 1 GiB read outruns the two disk workers by a few hundred blocks: with 64
  * the peak RSS went 20 MiB past the stated bound in two of three runs, and the warm pass fetched
  * the dropped blocks again; with 24 the peak stayed at 725-746 MiB for a 512 MiB tier, the cold
  * read was faster (the disk workers took less of the CPU) and the warm pass fetched nothing.
  */
 const DEFAULT_MAX_PENDING_WRITES = 24;
-/** Dropped writes remembered (`droppedLately`): more than a memory tier holds blocks. */
-const RECENT_DROPS = 4096;
 /** Block names remembered (`relativeOf`): more than a read-ahead window's lookups and writes. */
 const RECENT_NAMES = 1024;
 /** Writes handed to the worker pool at once (each worker does one at a time; the rest wait here). */
@@ -75,8 +73,6 @@ export class DiskCache {
   private totalBytes = 0;
   /** Blocks not cached because the write queue was full. */
   droppedWrites = 0;
-  /** Names of blocks whose write was dropped lately (oldest first, at most RECENT_DROPS). */
-  private readonly dropped = new Set<string>();
   private fullUntil = 0;
   /** Blocks queued or being written, readable before they reach the disk. */
   private readonly queued = new Map<string, Buffer>();
@@ -90,11 +86,13 @@ export class DiskCache {
   private readonly watch: CacheFolderWatch;
 
   private readonly pool: BlockFilePool;
+  private readonly maxPendingWrites: number;
   private toldPageCache = false;
   private readonly recentNames = new Map<string, string>();
 
   constructor(private readonly options: DiskCacheOptions) {
     this.pool = options.pool ?? sharedBlockFilePool();
+    this.maxPendingWrites = options.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES;
     this.watch = new CacheFolderWatch(
       options.dir,
       (relative) => void this.learn(relative),
@@ -122,20 +120,17 @@ export class DiskCache {
    */
   lacks(id: string): boolean {
     const relative = this.relativeOf(id);
-    return this.indexComplete && this.watch.healthy && !this.index.has(relative) && !this.queued.has(relative);
+    return !this.queued.has(relative) && this.surelyAbsent(relative);
+  }
+
+  /** Not in a complete index: not on disk (cache-folder-watch.ts), no need to ask a worker. */
+  private surelyAbsent(relative: string): boolean {
+    return this.indexComplete && this.watch.healthy && !this.index.has(relative);
   }
 
   /** Whether a write would be taken now with room to spare (half the queue free, disk not full). */
   get hasRoom(): boolean {
-    return Date.now() >= this.fullUntil && this.writes.pending < (this.options.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES) / 2;
-  }
-
-  /**
-   * True when this tier turned down block `id`'s write lately because its queue was full: the
-   * memory tier's copy is then the only one (block-cache.ts keeps it from being demoted).
-   */
-  droppedLately(id: string): boolean {
-    return this.dropped.size > 0 && this.dropped.has(this.relativeOf(id));
+    return Date.now() >= this.fullUntil && this.writes.pending < this.maxPendingWrites / 2;
   }
 
   /** The block `id` if this tier has it; read into `into`'s buffer when given (block-file-pool.ts). */
@@ -143,8 +138,7 @@ export class DiskCache {
     const relative = this.relativeOf(id);
     const waiting = this.queued.get(relative);
     if (waiting) return { found: true, data: waiting };
-    // Not in a complete index: not on disk (cache-folder-watch.ts), no need to ask a worker.
-    if (this.indexComplete && this.watch.healthy && !this.index.has(relative)) return { found: false, reason: 'missing' };
+    if (this.surelyAbsent(relative)) return { found: false, reason: 'missing' };
     return this.reads.run(() => this.readBlock(id, relative, into));
   }
 
@@ -175,13 +169,10 @@ export class DiskCache {
     if (Date.now() < this.fullUntil) return undefined;
     const relative = this.relativeOf(id);
     if (this.index.has(relative) || this.queued.has(relative)) return undefined;
-    if (this.writes.pending >= (this.options.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES)) {
+    if (this.writes.pending >= this.maxPendingWrites) {
       this.droppedWrites++;
-      this.dropped.add(relative);
-      if (this.dropped.size > RECENT_DROPS) this.dropped.delete(this.dropped.values().next().value as string);
       return undefined;
     }
-    this.dropped.delete(relative);
     this.queued.set(relative, data);
     // `write` reports its own failures; whatever else happens, the promise settles without rejecting.
     return this.writes
