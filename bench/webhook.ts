@@ -23,8 +23,7 @@
  * `node --cpu-prof`). Before its first measured round each target gets `--warmup-ms` of
  * unmeasured load, the same for both (see DEFAULT_WARMUP_MS).
  */
-import { type ChildProcess, fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { fork } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import forge from 'node-forge';
@@ -33,8 +32,6 @@ import { parseCatalog } from '../webhook/catalog-file';
 import { loadConfig } from '../webhook/config';
 import { cacheReportReader, reviewPod } from '../webhook/review-pod';
 import { buildServer } from '../webhook/server';
-import type { ClusterJob, ClusterReady } from './webhook-cluster-server';
-import { parseCpuSeconds } from './process-cpu';
 import { generateLoad, type LoadJob, type LoadResult } from './webhook-load';
 import { type LoadMark, markLoad, otherLoadShare } from './webhook-other-load';
 import { attributeTail, type RoundViews, ServedLog, type TailReport } from './webhook-tail';
@@ -56,12 +53,10 @@ export interface WebhookBenchOptions {
   modes?: readonly ('max' | 'rate')[];
   targets?: readonly WebhookBenchRow['target'][];
   log?: (line: string) => void;
-  /** PROTOTYPE: also serve /mutate from a node:cluster of this many workers (one target per entry). */
-  webhookWorkers?: readonly number[];
 }
 
 export interface WebhookBenchRow {
-  target: 'webhook /mutate' | 'bare echo' | 'reviewPod in-process' | `webhook /mutate, ${number} workers`;
+  target: 'webhook /mutate' | 'bare echo' | 'reviewPod in-process';
   mode: 'max' | 'rate';
   requests: number;
   errors: number;
@@ -117,7 +112,7 @@ const API_SERVER_QUERY = '?timeout=5s';
 /** Targets of the issue (p99 under 5 ms at 2,000 reviews/s; at least half the bare throughput). */
 export const WEBHOOK_TARGETS = { p99Ms: 5, rate: 2000, minRatio: 0.5 };
 
-export const CATALOG = `
+const CATALOG = `
 apiVersion: datamount.dev/v1alpha1
 kind: Dataset
 metadata: { name: imagenet, namespace: ml }
@@ -221,30 +216,19 @@ function percentile(sorted: number[], p: number): number {
  * sends the result at the end; the parent reads its own CPU usage at both moments, so the
  * figure covers exactly the measured requests (all of them served in this process).
  */
-function pidsCpu(pids: readonly number[]): NodeJS.CpuUsage {
-  let seconds = 0;
-  for (const pid of pids) seconds += parseCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8')) ?? 0;
-  return { user: seconds * 1e6, system: 0 };
-}
-
-function runChild(job: LoadJob, serverPids?: readonly number[]): Promise<MeasuredLoad> {
-  const cpuUsage = (since?: NodeJS.CpuUsage): NodeJS.CpuUsage => {
-    if (!serverPids) return process.cpuUsage(since);
-    const now = pidsCpu(serverPids);
-    return since ? { user: now.user - since.user, system: 0 } : now;
-  };
+function runChild(job: LoadJob): Promise<MeasuredLoad> {
   return new Promise((resolve, reject) => {
     const child = fork(__filename, ['--load-generator'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const ours = [process.pid, ...(serverPids ?? []), ...(child.pid === undefined ? [] : [child.pid])];
-    let cpuAtStart = cpuUsage();
+    const ours = child.pid === undefined ? [process.pid] : [process.pid, child.pid];
+    let cpuAtStart = process.cpuUsage();
     let loadAtStart: LoadMark | undefined;
     child.on('message', (message: 'measuring' | LoadResult) => {
       if (message === 'measuring') {
-        cpuAtStart = cpuUsage();
+        cpuAtStart = process.cpuUsage();
         loadAtStart = markLoad(ours);
         return;
       }
-      const serverCpu = cpuUsage(cpuAtStart);
+      const serverCpu = process.cpuUsage(cpuAtStart);
       const loadAtEnd = markLoad(ours);
       resolve({ ...message, serverCpu, otherLoad: loadAtStart && loadAtEnd ? otherLoadShare(loadAtStart, loadAtEnd) : undefined });
       child.kill();
@@ -316,33 +300,22 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
   const rounds = options.rounds ?? 3;
   const warmupMs = options.warmupMs ?? DEFAULT_WARMUP_MS;
   // The API server adds the webhook's timeoutSeconds (5 in the manifests) to the path it calls; the echo gets the same query.
-  const clusters: { target: WebhookBenchRow['target']; port: number; pids: number[]; child: ChildProcess }[] = [];
-  for (const workers of options.webhookWorkers ?? []) {
-    const child = fork(require.resolve('./webhook-cluster-server'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const ready = await new Promise<ClusterReady>((resolve) => {
-      child.once('message', (m: ClusterReady) => resolve(m));
-      child.send({ workers, certPem, keyPem, catalog: CATALOG } satisfies ClusterJob);
-    });
-    clusters.push({ target: `webhook /mutate, ${workers} workers`, port: ready.port, pids: ready.pids, child });
-  }
-  type Target = readonly [WebhookBenchRow['target'], number, string, number[] | undefined];
-  const targets: Target[] = ([['bare echo', barePort, `/echo${API_SERVER_QUERY}`, undefined], ['webhook /mutate', webhookPort, `/mutate${API_SERVER_QUERY}`, undefined]] as Target[])
-    .filter(([target]) => !options.targets || options.targets.includes(target))
-    .concat(clusters.map((c) => [c.target, c.port, `/mutate${API_SERVER_QUERY}`, c.pids] as const));
+  const targets = ([['bare echo', barePort, `/echo${API_SERVER_QUERY}`], ['webhook /mutate', webhookPort, `/mutate${API_SERVER_QUERY}`]] as const)
+    .filter(([target]) => !options.targets || options.targets.includes(target));
   try {
-    for (const [target, port, path, pids] of warmupMs > 0 ? targets : []) {
+    for (const [target, port, path] of warmupMs > 0 ? targets : []) {
       log(`webhook bench: ${target}, warm-up ${warmupMs} ms (not measured) …`);
-      await runChild({ port, path, body, caPem, serverName: SERVER_NAME, mode: 'max', durationMs: warmupMs, rate, connections, warmupRequests: 1 }, pids);
+      await runChild({ port, path, body, caPem, serverName: SERVER_NAME, mode: 'max', durationMs: warmupMs, rate, connections, warmupRequests: 1 });
     }
     for (const mode of options.modes ?? ['max', 'rate'] as const) {
       const totals = new Map<WebhookBenchRow['target'], MeasuredRounds>();
       for (let round = 0; round < rounds; round++) {
-        for (const [target, port, path, pids] of targets) {
+        for (const [target, port, path] of targets) {
           log(`webhook bench: ${target}, ${mode === 'max' ? `${connections} concurrent` : `${rate}/s`}, round ${round + 1}/${rounds} …`);
           const served = answers.get(target);
           served?.clear();
           if (served) served.recording = mode === 'rate';
-          const result = await runChild({ port, path, body, caPem, serverName: SERVER_NAME, mode, durationMs: durationMs / rounds, rate, connections, warmupRequests: 20 }, pids);
+          const result = await runChild({ port, path, body, caPem, serverName: SERVER_NAME, mode, durationMs: durationMs / rounds, rate, connections, warmupRequests: 20 });
           if (served) served.recording = false;
           if (result.firstError) log(`webhook bench: ${target}: ${result.errors} request(s) failed, the first with ${result.firstError}`);
           const sum = totals.get(target);
@@ -363,7 +336,6 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
   } finally {
     await webhook.close();
     await bare.close();
-    for (const c of clusters) c.child.kill();
   }
 
   // The review alone, in this process: what one review costs without HTTP and TLS.
@@ -474,8 +446,6 @@ if (require.main === module) {
     }
     if (argv.includes('--max-only')) options.modes = ['max'];
     if (argv.includes('--webhook-only')) options.targets = ['webhook /mutate'];
-    const workersAt = argv.indexOf('--webhook-workers');
-    if (workersAt >= 0) options.webhookWorkers = (argv[workersAt + 1] ?? '').split(',').map(Number);
     runWebhookBench(options).then((rows) => {
       process.stdout.write(`${formatWebhookTable(rows)}\n`);
       process.exit(0);
