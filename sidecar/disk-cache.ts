@@ -133,6 +133,11 @@ export class DiskCache {
     return Date.now() >= this.fullUntil && this.writes.pending < this.maxPendingWrites / 2;
   }
 
+  /** Whether block reads are running or waiting: a reader is waiting for this tier now. */
+  get reading(): boolean {
+    return this.reads.pending > 0;
+  }
+
   /** The block `id` if this tier has it; read into `into`'s buffer when given (block-file-pool.ts). */
   async get(id: string, into?: BlockDestination): Promise<DiskLookup> {
     const relative = this.relativeOf(id);

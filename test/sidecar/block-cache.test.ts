@@ -135,6 +135,44 @@ describe('block-cache', () => {
     });
   });
 
+  describe('when blocks wait to be written late while readers wait for the disk', () => {
+    it('writes them once the reads are done, not beside them', async () => {
+      const real = new BlockFilePool(1);
+      let release = (): void => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const pool = Object.assign(Object.create(real) as BlockFilePool, {
+        read: async (...args: Parameters<BlockFilePool['read']>) => {
+          await held;
+          return real.read(...args);
+        },
+      });
+      try {
+        const disk = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger, pool, maxPendingWrites: 1 });
+        await disk.ready;
+        await build(disk).cache.read(object, 10);
+        await disk.flush();
+        const { cache } = build(disk); // a fresh memory tier: block 10 is on disk only
+        const onDisk = cache.read(object, 10); // its read waits until released
+        await Promise.all([0, 1, 2, 3].map((index) => cache.read(object, index))); // one GET: 3 writes dropped
+        const settle = async () => {
+          for (let turn = 0; turn < 10; turn++) {
+            await disk.flush();
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        };
+        await settle(); // the first block's write is done, and the late writes had every chance to start
+        expect({ dropped: disk.droppedWrites, late: cache.lateWrites }).toEqual({ dropped: 3, late: 0 });
+        release();
+        expect((await onDisk).equals(data.subarray(10 * MiB, 11 * MiB))).toBe(true);
+        await settle();
+        expect(cache.lateWrites).toBe(3);
+      } finally {
+        release();
+        await real.close();
+      }
+    });
+  });
+
   describe('when a batch holds blocks on disk and a block the disk lacks', () => {
     it('starts the missing block\'s GET at once, not after the disk reads', async () => {
       const real = new BlockFilePool(1);
