@@ -18,6 +18,8 @@ export interface BenchConfig {
   ttfbMs: number;
   bytesPerSecond: number;
   readers: number;
+  /** Extra alternated direct/datamount runs of the cold sequential read, judged on the median with the first. */
+  coldPairs: number;
   timeoutMs: number;
   outDir: string;
   install: boolean;
@@ -38,6 +40,8 @@ export const USAGE = `usage: node dist/bench/main.js [options]   (make bench)
   --ttfb-ms N         latency model: time to first byte per request (default 20)
   --bandwidth Q       latency model: bandwidth per connection, bytes/s (default 100Mi)
   --readers N         parallel readers for the small-file workloads (default 8)
+  --cold-pairs N      after the peers, N more cold sequential runs of direct and datamount,
+                      alternated; the 0.9× target is judged on the median pair (default 4, quick 0)
   --timeout-s N       timeout of one workload run (default 300, quick 90)
   --out DIR           where latest.json and comparison.svg go (default bench/results)
   --no-install        do not apt-get install missing peers (they are skipped)
@@ -52,6 +56,12 @@ function commaList<T extends string>(flag: string, text: string, allowed: readon
   return items.filter((item): item is T => (allowed as readonly string[]).includes(item));
 }
 
+function wholeNumber(flag: string, text: string, errors: string[]): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) errors.push(`${flag}: "${text}" is not a whole number ≥ 0`);
+  return value;
+}
+
 function positiveInteger(flag: string, text: string, errors: string[]): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value <= 0) errors.push(`${flag}: "${text}" is not a positive whole number`);
@@ -62,7 +72,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   const errors: string[] = [];
   const config: BenchConfig = {
     parts: PARTS, quick: false, peers: PEER_NAMES, workloads: WORKLOAD_IDS, ttfbMs: 20, bytesPerSecond: 100 * 2 ** 20,
-    readers: 8, timeoutMs: 0, outDir: 'bench/results', install: true, datamountArgs: [], help: false, childEnv: {},
+    readers: 8, coldPairs: -1, timeoutMs: 0, outDir: 'bench/results', install: true, datamountArgs: [], help: false, childEnv: {},
   };
   for (let i = 0; i < argv.length; i += 1) {
     const flag = argv[i] ?? '';
@@ -94,6 +104,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         break;
       }
       case '--readers': config.readers = positiveInteger(flag, takeValue(), errors); break;
+      case '--cold-pairs': config.coldPairs = wholeNumber(flag, takeValue(), errors); break;
       case '--timeout-s': config.timeoutMs = positiveInteger(flag, takeValue(), errors) * 1000; break;
       case '--out': config.outDir = takeValue(); break;
       case '--no-install': config.install = false; break;
@@ -112,6 +123,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   }
   if (errors.length > 0) throw new Error(`bad arguments:\n  ${errors.join('\n  ')}\n${USAGE}`);
   if (config.timeoutMs === 0) config.timeoutMs = (config.quick ? 90 : 300) * 1000;
+  if (config.coldPairs < 0) config.coldPairs = config.quick ? 0 : 4;
   const childEnv = { ...env };
   delete childEnv.AWS_CA_BUNDLE;
   config.childEnv = childEnv;

@@ -37,6 +37,8 @@ export interface WorkloadResult {
   cpuSeconds?: number;
   /** Requests the peer sent to S3 during the workload (counted at the latency proxy). */
   s3?: ProxyStats;
+  /** For a repeated run (`BenchReport.repeats`): which pair it belongs to, from 1. */
+  pair?: number;
 }
 
 export interface BenchReport {
@@ -49,6 +51,12 @@ export interface BenchReport {
   pageCacheDropped: boolean;
   peers: PeerInfo[];
   results: WorkloadResult[];
+  /**
+   * The cold sequential read again, direct and datamount alternated in pairs after all peers
+   * (`--cold-pairs`): one pair's ratio moves by ±0.15 on a shared machine, so that target is
+   * judged on the median pair, `results` being the first.
+   */
+  repeats?: WorkloadResult[];
   /** Other benchmark parts (webhook, placement) keep their own results here. */
   parts: Record<string, unknown>;
   notes: string[];

@@ -90,12 +90,14 @@ async function runReadPart(config: BenchConfig, report: BenchReport, workDir: st
       env: config.childEnv,
       // What the report shows beside peak RSS, and what the RSS target allows above: the cache this run's mounts got.
       memoryCacheBytes: { datamount: parseByteQuantity(datamountCacheMemory(config.datamountArgs)) ?? 0 },
+      coldPairs: config.coldPairs,
       // The server keeps a log of every request for tests; the proxy counts for the bench.
       afterEachRun: () => server.resetRequests(),
       log,
     });
     report.peers = run.peers;
     report.results = run.results;
+    if (run.repeats.length > 0) report.repeats = run.repeats;
     report.pageCacheDropped = run.pageCacheDropped;
   } finally {
     await proxy?.close();

@@ -10,6 +10,31 @@ const report = (results: WorkloadResult[]): BenchReport =>
 const verdict = (r: BenchReport, prefix: string) => judgeTargets(r).find((v) => v.target.startsWith(prefix));
 
 describe('bench targets', () => {
+  describe('when the cold sequential read was repeated in alternated pairs', () => {
+    const repeat = (pair: number, peer: string, value: number): WorkloadResult => ({ ...result(peer, 'seq-cold', value), pair });
+    const judged = (first: [number, number], ...pairs: Array<[number, number]>) => {
+      const r = report([result('datamount', 'seq-cold', first[0]), result('direct', 'seq-cold', first[1])]);
+      r.repeats = pairs.flatMap(([mine, direct], i) => [repeat(i + 1, 'direct', direct), repeat(i + 1, 'datamount', mine)]);
+      return verdict(r, 'sequential cold ≥ 0.9×');
+    };
+
+    it('judges on the median pair, listing every pair in the order they ran', () => {
+      const verdictOf = judged([70, 100], [95, 100], [300, 320], [80, 100], [250, 250]);
+      expect(verdictOf?.met).toBe(true);
+      expect(verdictOf?.detail).toBe('median 0.94× of 5 alternated pairs (0.70, 0.95, 0.94, 0.80, 1.00); first pair 0.70× (70.0 vs 100.0)');
+    });
+
+    it('misses when the median pair is below the factor, though one pair is above', () => {
+      expect(judged([70, 100], [95, 100], [80, 100], [85, 100])?.met).toBe(false); // median (0.80 + 0.85) / 2
+    });
+
+    it('leaves out a pair whose run failed', () => {
+      const r = report([result('datamount', 'seq-cold', 95), result('direct', 'seq-cold', 100)]);
+      r.repeats = [{ ...result('direct', 'seq-cold', 100), pair: 1 }, { peer: 'datamount', workload: 'seq-cold', title: '', unit: 'MB/s', error: 'timed out', pair: 1 }];
+      expect(verdict(r, 'sequential cold ≥ 0.9×')?.detail).toMatch(/^median 0\.95× of 1 alternated pairs/);
+    });
+  });
+
   describe('when the fuse-native reference row is the fastest', () => {
     it('compares datamount with the fastest real mounter, not with the reference', () => {
       const judged = verdict(report([
