@@ -4,8 +4,7 @@
  * route that echoes the same body — the difference is our own cost (parsing the review, the
  * lookups, building the pod, the diff, the response).
  *
- * Each server runs in a process of its own, as a deployed webhook does (webhook-server.ts says
- * why), and the load comes from another (`child_process.fork` of this same file, running
+ * The load comes from a separate process (`child_process.fork` of this same file, running
  * webhook-load.ts), so the server's event loop is measured alone and the client's work does not
  * count against it; the client is kept cheap (raw keep-alive TLS connections, a clock thread
  * instead of a poll) so that on a 2-core machine it leaves the server its core. Two runs per
@@ -25,17 +24,17 @@
  * unmeasured load, the same for both (see DEFAULT_WARMUP_MS).
  */
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
 import forge from 'node-forge';
 import { parseCacheLocations } from '../webhook/cache-hints';
 import { parseCatalog } from '../webhook/catalog-file';
 import { loadConfig } from '../webhook/config';
 import { cacheReportReader, reviewPod } from '../webhook/review-pod';
+import { buildServer } from '../webhook/server';
 import { generateLoad, type LoadJob, type LoadResult } from './webhook-load';
 import { type LoadMark, markLoad, otherLoadShare } from './webhook-other-load';
-import { parseCpuSeconds } from './process-cpu';
-import type { ServerCommand, ServerJob, ServerReport } from './webhook-server';
-import { attributeTail, type RoundViews, type ServedRequests, type TailReport } from './webhook-tail';
+import { attributeTail, type RoundViews, ServedLog, type TailReport } from './webhook-tail';
 
 export interface WebhookBenchOptions {
   durationMs?: number;
@@ -66,8 +65,8 @@ export interface WebhookBenchRow {
   p50Ms: number;
   p99Ms: number;
   /**
-   * CPU time the serving process spent per request (user + system, all its threads, from
-   * /proc/<pid>/stat around the run). Unlike req/s it does not depend on what else the machine is doing, so the
+   * CPU time the serving process spent per request (user + system, from process.cpuUsage()
+   * around the run). Unlike req/s it does not depend on what else the machine is doing, so the
    * webhook/bare ratio of this figure is the steadier measure of our own cost.
    */
   serverCpuUsPerRequest: number;
@@ -113,7 +112,7 @@ const API_SERVER_QUERY = '?timeout=5s';
 /** Targets of the issue (p99 under 5 ms at 2,000 reviews/s; at least half the bare throughput). */
 export const WEBHOOK_TARGETS = { p99Ms: 5, rate: 2000, minRatio: 0.5 };
 
-export const CATALOG = `
+const CATALOG = `
 apiVersion: datamount.dev/v1alpha1
 kind: Dataset
 metadata: { name: imagenet, namespace: ml }
@@ -196,7 +195,7 @@ function makeCertificates(): { caPem: string; certPem: string; keyPem: string } 
 
 /** What the child reports: its result, and the server CPU (and the rest of the machine's) the parent measured in between. */
 interface MeasuredLoad extends LoadResult {
-  serverCpuUs: number;
+  serverCpu: NodeJS.CpuUsage;
   otherLoad: number | undefined;
 }
 
@@ -212,63 +211,26 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
-/** A server process (webhook-server.ts): its port and pid, and the IPC to drive its record of answers. */
-interface ServerProcess {
-  port: number;
-  pid: number;
-  command(command: ServerCommand): void;
-  record(): Promise<ServedRequests>;
-  stop(): void;
-}
-
-function startServer(job: ServerJob): Promise<ServerProcess> {
-  return new Promise((resolve, reject) => {
-    const child = fork(require.resolve('./webhook-server'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const waiting: ((served: ServedRequests) => void)[] = [];
-    child.on('message', (report: ServerReport) => {
-      if (report.type === 'record') waiting.shift()?.(report.served);
-      else resolve({
-        port: report.port,
-        pid: child.pid ?? 0,
-        command: (command) => child.send(command),
-        record: () => new Promise((done) => {
-          waiting.push(done);
-          child.send({ type: 'send-record' } satisfies ServerCommand);
-        }),
-        stop: () => child.kill(),
-      });
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`webhook bench server (${job.target}) exited with ${code}`)));
-    child.send(job);
-  });
-}
-
-/** Microseconds of CPU `pid` has used, all its threads (clock ticks of 10 ms: ~1 % of a 2-second round's). */
-function cpuUs(pid: number): number {
-  return (parseCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8')) ?? NaN) * 1e6;
-}
-
 /**
- * Fork the load generator and run one job against the server process `serverPid`. The child says
- * "measuring" after its warm-up and sends the result at the end; the parent reads the server's
- * CPU time at both moments, so the figure covers exactly the measured requests.
+ * Fork the load generator and run one job. The child says "measuring" after its warm-up and
+ * sends the result at the end; the parent reads its own CPU usage at both moments, so the
+ * figure covers exactly the measured requests (all of them served in this process).
  */
-function runChild(job: LoadJob, serverPid: number): Promise<MeasuredLoad> {
+function runChild(job: LoadJob): Promise<MeasuredLoad> {
   return new Promise((resolve, reject) => {
     const child = fork(__filename, ['--load-generator'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const ours = [process.pid, serverPid, ...(child.pid === undefined ? [] : [child.pid])];
-    let cpuAtStart = cpuUs(serverPid);
+    const ours = child.pid === undefined ? [process.pid] : [process.pid, child.pid];
+    let cpuAtStart = process.cpuUsage();
     let loadAtStart: LoadMark | undefined;
     child.on('message', (message: 'measuring' | LoadResult) => {
       if (message === 'measuring') {
-        cpuAtStart = cpuUs(serverPid);
+        cpuAtStart = process.cpuUsage();
         loadAtStart = markLoad(ours);
         return;
       }
-      const serverCpuUs = cpuUs(serverPid) - cpuAtStart;
+      const serverCpu = process.cpuUsage(cpuAtStart);
       const loadAtEnd = markLoad(ours);
-      resolve({ ...message, serverCpuUs, otherLoad: loadAtStart && loadAtEnd ? otherLoadShare(loadAtStart, loadAtEnd) : undefined });
+      resolve({ ...message, serverCpu, otherLoad: loadAtStart && loadAtEnd ? otherLoadShare(loadAtStart, loadAtEnd) : undefined });
       child.kill();
     });
     child.once('error', reject);
@@ -279,18 +241,30 @@ function runChild(job: LoadJob, serverPid: number): Promise<MeasuredLoad> {
   });
 }
 
-function row(target: WebhookBenchRow['target'], mode: WebhookBenchRow['mode'], result: LoadResult, bodyBytes: number, cpuUsTotal: number, rounds?: MeasuredRounds): WebhookBenchRow {
+function row(target: WebhookBenchRow['target'], mode: WebhookBenchRow['mode'], result: LoadResult, bodyBytes: number, cpu: NodeJS.CpuUsage, rounds?: MeasuredRounds): WebhookBenchRow {
   const sorted = [...result.latenciesMs].sort((a, b) => a - b);
   const otherLoad = rounds?.roundOtherLoad;
   return {
     target, mode, requests: result.requests, errors: result.errors, seconds: result.seconds,
     perSecond: result.requests / result.seconds, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99),
-    serverCpuUsPerRequest: cpuUsTotal / Math.max(1, result.requests),
+    serverCpuUsPerRequest: (cpu.user + cpu.system) / Math.max(1, result.requests),
     clientCpuUsPerRequest: result.clientCpuUs / Math.max(1, result.requests), bodyBytes, roundP99Ms: rounds?.roundP99Ms ?? [],
     ...(mode === 'rate' ? { p99SendLagMs: percentile([...result.sendLagsMs].sort((a, b) => a - b), 99) } : {}),
     ...(mode === 'rate' && otherLoad && otherLoad.every((v) => v !== undefined) ? { roundOtherLoad: otherLoad } : {}),
     ...(mode === 'rate' && rounds && rounds.views.length > 0 ? { tail: attributeTail(rounds.views) } : {}),
   };
+}
+
+/**
+ * Keeps what `app` answered while `log.recording` (for webhook-tail.ts): the connection, and the
+ * time from routing to the answer written, as fastify measures it (`reply.elapsedTime`). An
+ * onResponse hook makes fastify time every request; the webhook as deployed, which logs, already does.
+ */
+function logAnswers(app: FastifyInstance, log: ServedLog & { recording: boolean }): void {
+  app.addHook('onResponse', (request, reply, done) => {
+    if (log.recording) log.record(request.raw.socket.remotePort ?? 0, reply.elapsedTime);
+    done();
+  });
 }
 
 export async function runWebhookBench(options: WebhookBenchOptions = {}): Promise<WebhookBenchRow[]> {
@@ -304,12 +278,21 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
   const body = JSON.stringify(realisticReview());
   const bodyBytes = Buffer.byteLength(body);
 
-  const servers: ServerProcess[] = [];
-  const startedServer = async (target: ServerJob['target']): Promise<ServerProcess> => {
-    const server = await startServer({ target, certPem, keyPem, catalog: CATALOG });
-    servers.push(server);
-    return server;
-  };
+  const webhook = buildServer({ config, catalog, https: { key: keyPem, cert: certPem } });
+  const bare = Fastify({ https: { key: keyPem, cert: certPem }, bodyLimit: config.bodyLimit, logger: false });
+  // The bare route parses the JSON body (as fastify does for /mutate) and sends it back.
+  bare.post('/echo', async (request) => request.body);
+  const answers = new Map<WebhookBenchRow['target'], ServedLog & { recording: boolean }>();
+  // Both typed as the webhook's (HTTPS) instance; only the hook is used.
+  for (const [target, app] of [['webhook /mutate', webhook], ['bare echo', bare as unknown as FastifyInstance]] as const) {
+    const log = Object.assign(new ServedLog(), { recording: false });
+    logAnswers(app, log);
+    answers.set(target, log);
+  }
+  await webhook.listen({ port: 0, host: '127.0.0.1' });
+  await bare.listen({ port: 0, host: '127.0.0.1' });
+  const webhookPort = (webhook.server.address() as AddressInfo).port;
+  const barePort = (bare.server.address() as AddressInfo).port;
 
   // Short alternating rounds rather than one long run per target: on a shared machine the
   // background load drifts, and alternating puts both targets under the same drift.
@@ -317,45 +300,42 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
   const rounds = options.rounds ?? 3;
   const warmupMs = options.warmupMs ?? DEFAULT_WARMUP_MS;
   // The API server adds the webhook's timeoutSeconds (5 in the manifests) to the path it calls; the echo gets the same query.
-  const wanted = (['bare echo', 'webhook /mutate'] as const).filter((target) => !options.targets || options.targets.includes(target));
+  const targets = ([['bare echo', barePort, `/echo${API_SERVER_QUERY}`], ['webhook /mutate', webhookPort, `/mutate${API_SERVER_QUERY}`]] as const)
+    .filter(([target]) => !options.targets || options.targets.includes(target));
   try {
-    const targets: (readonly [WebhookBenchRow['target'], ServerProcess, string])[] = [];
-    for (const target of wanted) {
-      targets.push(target === 'bare echo'
-        ? [target, await startedServer('echo'), `/echo${API_SERVER_QUERY}`]
-        : [target, await startedServer('webhook'), `/mutate${API_SERVER_QUERY}`]);
-    }
-    for (const [target, server, path] of warmupMs > 0 ? targets : []) {
+    for (const [target, port, path] of warmupMs > 0 ? targets : []) {
       log(`webhook bench: ${target}, warm-up ${warmupMs} ms (not measured) …`);
-      await runChild({ port: server.port, path, body, caPem, serverName: SERVER_NAME, mode: 'max', durationMs: warmupMs, rate, connections, warmupRequests: 1 }, server.pid);
+      await runChild({ port, path, body, caPem, serverName: SERVER_NAME, mode: 'max', durationMs: warmupMs, rate, connections, warmupRequests: 1 });
     }
     for (const mode of options.modes ?? ['max', 'rate'] as const) {
       const totals = new Map<WebhookBenchRow['target'], MeasuredRounds>();
       for (let round = 0; round < rounds; round++) {
-        for (const [target, server, path] of targets) {
+        for (const [target, port, path] of targets) {
           log(`webhook bench: ${target}, ${mode === 'max' ? `${connections} concurrent` : `${rate}/s`}, round ${round + 1}/${rounds} …`);
-          server.command({ type: 'record', on: mode === 'rate' });
-          const result = await runChild({ port: server.port, path, body, caPem, serverName: SERVER_NAME, mode, durationMs: durationMs / rounds, rate, connections, warmupRequests: 20 }, server.pid);
-          server.command({ type: 'record', on: false });
-          const served = mode === 'rate' ? await server.record() : undefined;
+          const served = answers.get(target);
+          served?.clear();
+          if (served) served.recording = mode === 'rate';
+          const result = await runChild({ port, path, body, caPem, serverName: SERVER_NAME, mode, durationMs: durationMs / rounds, rate, connections, warmupRequests: 20 });
+          if (served) served.recording = false;
           if (result.firstError) log(`webhook bench: ${target}: ${result.errors} request(s) failed, the first with ${result.firstError}`);
           const sum = totals.get(target);
           const roundP99Ms = [...(sum?.roundP99Ms ?? []), percentile([...result.latenciesMs].sort((a, b) => a - b), 99)];
           const roundOtherLoad = [...(sum?.roundOtherLoad ?? []), result.otherLoad];
-          const views = [...(sum?.views ?? []), ...(result.sent && served ? [{ sent: result.sent, served }] : [])];
+          const views = [...(sum?.views ?? []), ...(result.sent && served ? [{ sent: result.sent, served: served.snapshot() }] : [])];
           totals.set(target, sum ? {
             roundP99Ms, roundOtherLoad, views, otherLoad: undefined,
             requests: sum.requests + result.requests, errors: sum.errors + result.errors, seconds: sum.seconds + result.seconds,
             latenciesMs: sum.latenciesMs.concat(result.latenciesMs), clientCpuUs: sum.clientCpuUs + result.clientCpuUs,
             sendLagsMs: sum.sendLagsMs.concat(result.sendLagsMs), ...(sum.firstError ?? result.firstError ? { firstError: sum.firstError ?? result.firstError } : {}),
-            serverCpuUs: sum.serverCpuUs + result.serverCpuUs,
+            serverCpu: { user: sum.serverCpu.user + result.serverCpu.user, system: sum.serverCpu.system + result.serverCpu.system },
           } : { ...result, roundP99Ms, roundOtherLoad, views });
         }
       }
-      for (const [target, total] of totals) rows.push(row(target, mode, total, bodyBytes, total.serverCpuUs, total));
+      for (const [target, total] of totals) rows.push(row(target, mode, total, bodyBytes, total.serverCpu, total));
     }
   } finally {
-    for (const server of servers) server.stop();
+    await webhook.close();
+    await bare.close();
   }
 
   // The review alone, in this process: what one review costs without HTTP and TLS.
@@ -371,7 +351,7 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
     latencies.push(performance.now() - t0);
   }
   const cpu = process.cpuUsage(cpuAtStart);
-  rows.push(row('reviewPod in-process', 'max', { requests: latencies.length, errors: 0, seconds: (performance.now() - started) / 1000, latenciesMs: latencies, clientCpuUs: 0, sendLagsMs: [] }, bodyBytes, cpu.user + cpu.system));
+  rows.push(row('reviewPod in-process', 'max', { requests: latencies.length, errors: 0, seconds: (performance.now() - started) / 1000, latenciesMs: latencies, clientCpuUs: 0, sendLagsMs: [] }, bodyBytes, cpu));
   return rows;
 }
 
