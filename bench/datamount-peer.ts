@@ -64,7 +64,7 @@ export const datamountPeer = (cpuProfileDir?: string, extraArgs: readonly string
         AWS_REGION: 'us-east-1',
         // As the sidecar image sets them (manifests/images/sidecar.Dockerfile): glibc arenas.
         MALLOC_ARENA_MAX: '2',
-        MALLOC_MMAP_THRESHOLD_: '262144',
+        MALLOC_MMAP_THRESHOLD_: '2097152',
       },
     });
   },

@@ -44,17 +44,16 @@ export const DEFAULT_READAHEAD_KIB = 8192;
 export const DEFAULT_OP_TIMEOUT_MS = 60_000;
 const FUSECTL = '/sys/fs/fuse/connections';
 /**
- * Background (readahead) requests in flight per mount: 64, eight files' readahead of 8 MiB in
- * 1 MiB requests (these figures were measured with 128 KiB requests, before our build's 1 MiB). The
- * request round trip (kernel, libfuse thread, the event loop, the reply), not CPU, bounds a warm
- * read, so it takes many in flight: from memory, 16 gave 266–816 MB/s, 32 848–852, 48 984–1,030
- * and 64 1,089–1,253 (an empty fuse-native file system alike). Each request in flight beyond ten
- * makes libfuse 2 start a thread and end it again later, which only costs CPU now that our
- * fuse-native build reuses the threads' state (docs/sidecar.md, "fuse-native's thread state").
- * Fewer slots would also let one file whose readahead waits on a hung GET take all of them and
- * stall every other read of the mount (with 8, a 2 MiB file did: test/faults).
+ * Background (readahead) requests in flight per mount: 32 MiB in our build's 1 MiB requests.
+ * The request round trip (kernel, libfuse thread, the event loop, the reply), not CPU, bounds a
+ * warm read, so it takes many bytes in flight: with 128 KiB requests, from memory, 16 gave
+ * 266–816 MB/s, 32 848–852, 48 984–1,030 and 64 1,089–1,253 — 8 MiB in flight. With 1 MiB
+ * requests, 32 read warm at 1,253–1,486 MB/s, and each request holds a 1 MiB libfuse buffer, so
+ * 64 held twice the memory for no speed (BENCHMARKS.md, sixth session). Fewer slots would let one
+ * file whose readahead waits on a hung GET take all of them and stall every other read of the
+ * mount (with 8, a 2 MiB file did: test/faults).
  */
-const MAX_BACKGROUND = 64;
+const MAX_BACKGROUND = 32;
 /** Uploads on close may legitimately take long; they are bounded by the S3 client's retries. */
 const UNBOUNDED_OPS = new Set(['flush', 'fsync', 'release']);
 

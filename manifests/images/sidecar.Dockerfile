@@ -33,10 +33,12 @@ FROM ${NODE_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libfuse2 fuse3 \
  && rm -rf /var/lib/apt/lists/*
-# glibc keeps freed 1 MiB block buffers in per-thread arenas; with the libuv pool's threads that
-# held ~0.5 GiB beyond the block cache in a 1 GiB warm scan. Two arenas and mmap for blocks of
-# 256 KiB and more return that memory (measured: peak RSS 1,187 -> 679 MiB with a 512 MiB cache).
-ENV NODE_ENV=production MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=262144
+# glibc keeps freed 1 MiB buffers in per-thread arenas; with the libuv pool's threads that held
+# ~0.5 GiB beyond the block cache in a 1 GiB warm scan, so two arenas only. Allocations up to
+# 2 MiB stay in them, though: libfuse mallocs a 1 MiB buffer for every read request, and as a
+# fresh mapping each (a 256 KiB threshold) its page faults cost a cold read ~10 % of its speed
+# (docs/sidecar.md, "Memory beyond the caches").
+ENV NODE_ENV=production MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=2097152
 WORKDIR /app
 COPY --from=deps /app/node_modules node_modules
 COPY --from=build /src/dist dist
