@@ -35,6 +35,11 @@ export interface WorkloadResult {
    * for the direct download, its client's (the reader process).
    */
   cpuSeconds?: number;
+  /**
+   * CPU the S3 server and the latency proxy used during the workload. They share the machine
+   * with the peer and its reader, so on two cores what one side spends the other cannot.
+   */
+  backendCpuSeconds?: number;
   /** Requests the peer sent to S3 during the workload (counted at the latency proxy). */
   s3?: ProxyStats;
   /** For a repeated run (`BenchReport.repeats`): which pair it belongs to, from 1. */

@@ -28,7 +28,7 @@ import { rcloneFullPeer, rcloneOffPeer } from './rclone-peer';
 import { runReadBench } from './read-bench';
 import { READ_WORKLOADS } from './read-workloads';
 import { drawChart } from './report-chart';
-import { formatMarkdownTable, formatMarkdownTargets, formatTable, formatTargets } from './report-table';
+import { formatCpuBudget, formatMarkdownTable, formatMarkdownTargets, formatTable, formatTargets } from './report-table';
 import { s3fsPeer } from './s3fs-peer';
 import { formatWebhookTable, runWebhookBench } from './webhook';
 
@@ -91,6 +91,7 @@ async function runReadPart(config: BenchConfig, report: BenchReport, workDir: st
       // What the report shows beside peak RSS, and what the RSS target allows above: the cache this run's mounts got.
       memoryCacheBytes: { datamount: parseByteQuantity(datamountCacheMemory(config.datamountArgs)) ?? 0 },
       coldPairs: config.coldPairs,
+      backendPids: [server.pid, proxy.pid],
       // The server keeps a log of every request for tests; the proxy counts for the bench.
       afterEachRun: () => server.resetRequests(),
       log,
@@ -133,7 +134,8 @@ async function writeResults(config: BenchConfig, report: BenchReport): Promise<v
   await fs.rename(`${json}.tmp`, json);
   if (report.results.length > 0) {
     await fs.writeFile(path.join(outDir, 'comparison.svg'), drawChart(report));
-    const markdown = `${formatMarkdownTable(report)}\n\n${formatMarkdownTargets(judgeTargets(report))}\n`;
+    const budget = formatCpuBudget(report);
+    const markdown = `${formatMarkdownTable(report)}\n\n${budget ? `\`\`\`\n${budget}\n\`\`\`\n\n` : ''}${formatMarkdownTargets(judgeTargets(report))}\n`;
     await fs.writeFile(path.join(outDir, 'latest.md'), markdown);
   }
   log(`\nwrote ${path.relative(REPO, json)}${report.results.length > 0 ? ` and ${path.relative(REPO, path.join(outDir, 'comparison.svg'))}` : ''}`);
@@ -171,7 +173,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (config.parts.includes('placement')) runPlacementPart(config, report);
   if (report.results.length > 0) {
-    log(`\n${formatTable(report)}\n\ntargets (datamount, ratios within this run):\n${formatTargets(judgeTargets(report))}`);
+    const budget = formatCpuBudget(report);
+    log(`\n${formatTable(report)}${budget ? `\n\n${budget}` : ''}\n\ntargets (datamount, ratios within this run):\n${formatTargets(judgeTargets(report))}`);
   }
   await writeResults(config, report);
   return report.results.some((r) => r.error?.startsWith('WRONG BYTES') || r.error?.includes('WRONG BYTES')) ? 1 : 0;

@@ -30,6 +30,8 @@ export interface ReadBenchOptions {
   proxy: LatencyProxyProcess;
   env: NodeJS.ProcessEnv;
   memoryCacheBytes: Record<string, number>;
+  /** Processes serving S3 on this machine (the S3 server, the latency proxy): their CPU is reported per run. */
+  backendPids: readonly number[];
   /** Extra alternated pairs of the cold sequential read, direct then datamount (`repeatColdPairs`). */
   coldPairs: number;
   /** Called after every measured run (e.g. to trim the S3 server's request log). */
@@ -71,6 +73,13 @@ async function runWorker(job: ReadJob, env: NodeJS.ProcessEnv, timeoutMs: number
   return JSON.parse(stdout) as ReadOutcome;
 }
 
+/** CPU seconds of all `pids` together, or undefined when one cannot be read. */
+async function backendCpu(pids: readonly number[]): Promise<number | undefined> {
+  if (pids.length === 0) return undefined;
+  const each = await Promise.all(pids.map((pid) => cpuSeconds(pid)));
+  return each.some((seconds) => seconds === undefined) ? undefined : each.reduce<number>((sum, seconds) => sum + (seconds ?? 0), 0);
+}
+
 function describeValue(result: WorkloadResult): string {
   if (result.error) return `FAILED: ${result.error}`;
   return `${(result.value ?? 0).toFixed(1)} ${result.unit} in ${result.outcome?.seconds.toFixed(2)} s`;
@@ -88,6 +97,7 @@ async function measure(
   await options.proxy.stats(true);
   const memory = pid === undefined ? undefined : await watchPeakRss(pid);
   const cpuBefore = pid === undefined ? undefined : await cpuSeconds(pid);
+  const backendBefore = await backendCpu(options.backendPids);
   try {
     const outcome = await runWorker(job, options.env, options.timeoutMs, mountDir);
     result.outcome = outcome;
@@ -102,6 +112,8 @@ async function measure(
   if (cpuBefore !== undefined && cpuAfter !== undefined) result.cpuSeconds = cpuAfter - cpuBefore;
   // The direct download has no mounter: its client is the reader process, which did the work.
   else if (peer === DIRECT) result.cpuSeconds = result.outcome?.readerCpuSeconds;
+  const backendAfter = await backendCpu(options.backendPids);
+  if (backendBefore !== undefined && backendAfter !== undefined) result.backendCpuSeconds = backendAfter - backendBefore;
   result.s3 = await options.proxy.stats(true);
   options.afterEachRun?.();
   options.log(`  ${peer.padEnd(12)} ${workload.id.padEnd(11)} ${describeValue(result)}`);

@@ -50,7 +50,7 @@ function render(rows: string[][]): string {
 }
 
 function tableRows(report: BenchReport): string[][] {
-  const rows: string[][] = [['workload', 'peer', 'result', 'time', `× ${DIRECT}`, '× s3fs', 'S3 requests', 'mounter CPU', 'peak RSS', 'notes']];
+  const rows: string[][] = [['workload', 'peer', 'result', 'time', `× ${DIRECT}`, '× s3fs', 'S3 requests', 'mounter CPU', 'S3-side CPU', 'peak RSS', 'notes']];
   for (const workload of READ_WORKLOADS) {
     for (const result of report.results.filter((r) => r.workload === workload.id)) {
       const cache = report.peers.find((p) => p.name === result.peer)?.memoryCacheBytes;
@@ -64,12 +64,34 @@ function tableRows(report: BenchReport): string[][] {
         ratio(result, report, 's3fs'),
         requests(result),
         result.cpuSeconds === undefined ? '' : `${result.cpuSeconds.toFixed(2)} s`,
+        result.backendCpuSeconds === undefined ? '' : `${result.backendCpuSeconds.toFixed(2)} s`,
         cache === undefined || !rss ? rss : `${rss} (cache ${(cache / MiB).toFixed(0)})`,
         extra(result),
       ]);
     }
   }
   return rows;
+}
+
+/**
+ * Where the machine's CPU went in each cold sequential run: the peer (for the direct download,
+ * its client), its reader (a mount's data also passes through the reading process) and the S3
+ * side (server and latency proxy), against the run's time. Near the machine's core count, the
+ * run was bound by CPU, and a peer's speed follows from what it spends beside the S3 side.
+ */
+export function formatCpuBudget(report: BenchReport): string {
+  const lines = report.results
+    .filter((r) => r.workload === 'seq-cold' && r.outcome && r.cpuSeconds !== undefined && r.backendCpuSeconds !== undefined)
+    .map((r) => {
+      const reader = r.peer === DIRECT ? 0 : (r.outcome?.readerCpuSeconds ?? 0);
+      const total = (r.cpuSeconds ?? 0) + reader + (r.backendCpuSeconds ?? 0);
+      const seconds = r.outcome?.seconds ?? 1;
+      const parts = r.peer === DIRECT
+        ? `client ${(r.cpuSeconds ?? 0).toFixed(2)}`
+        : `mounter ${(r.cpuSeconds ?? 0).toFixed(2)} + reader ${reader.toFixed(2)}`;
+      return `  ${r.peer.padEnd(12)} ${parts} + S3 side ${(r.backendCpuSeconds ?? 0).toFixed(2)} = ${total.toFixed(2)} s of CPU in ${seconds.toFixed(2)} s: ${(total / seconds).toFixed(2)} of ${report.machine.cpus} cores`;
+    });
+  return lines.length === 0 ? '' : ['seq-cold, CPU of the processes on this machine per run:', ...lines].join('\n');
 }
 
 export function formatTable(report: BenchReport): string {

@@ -1,6 +1,6 @@
 import type { BenchReport } from '../../bench/bench-report';
 import { judgeTargets } from '../../bench/bench-targets';
-import { formatMarkdownTable, formatMarkdownTargets, formatTable, formatTargets } from '../../bench/report-table';
+import { formatCpuBudget, formatMarkdownTable, formatMarkdownTargets, formatTable, formatTargets } from '../../bench/report-table';
 import report from './fixtures/report.json';
 
 const fixture = report as unknown as BenchReport;
@@ -41,6 +41,38 @@ describe('formatTable', () => {
       const line = row(table, 'list', 's3fs');
       expect(line).toContain('FAILED: timed out after 300 s');
       expect(line).toContain('—');
+    });
+  });
+});
+
+describe('formatCpuBudget', () => {
+  describe('when the cold sequential runs carry CPU figures', () => {
+    const withCpu: BenchReport = {
+      ...fixture,
+      results: fixture.results.map((r) => {
+        if (r.workload !== 'seq-cold') return r;
+        if (r.peer === 'direct') return { ...r, cpuSeconds: 2.5, backendCpuSeconds: 2.8 };
+        if (r.peer === 'datamount') return { ...r, cpuSeconds: 3, backendCpuSeconds: 2.6, outcome: { ...r.outcome, seconds: 4, bytes: 2 ** 30, files: 1, readerCpuSeconds: 0.4 } };
+        return r;
+      }),
+    };
+
+    it('adds up client or mounter, reader and S3 side per run, against the run time and the cores', () => {
+      expect(formatCpuBudget(withCpu).split('\n')).toEqual([
+        'seq-cold, CPU of the processes on this machine per run:',
+        '  direct       client 2.50 + S3 side 2.80 = 5.30 s of CPU in 2.68 s: 1.98 of 2 cores',
+        '  datamount    mounter 3.00 + reader 0.40 + S3 side 2.60 = 6.00 s of CPU in 4.00 s: 1.50 of 2 cores',
+      ]);
+    });
+
+    it('shows the S3 side in the table', () => {
+      expect(row(formatTable(withCpu), 'seq-cold', 'direct')).toMatch(/2\.50 s\s+2\.80 s/);
+    });
+  });
+
+  describe('when no run has them', () => {
+    it('prints nothing', () => {
+      expect(formatCpuBudget(fixture)).toBe('');
     });
   });
 });

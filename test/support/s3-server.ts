@@ -34,6 +34,8 @@ export interface S3Request {
 
 export interface S3Server {
   readonly endpoint: string;
+  /** The s3rver child's process id (the benchmark counts its CPU). */
+  readonly pid: number;
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
   readonly region: string;
@@ -98,6 +100,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
   let stopped: Promise<void> | undefined;
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    pid: child.pid ?? -1,
     accessKeyId: 'S3RVER',
     secretAccessKey: 'S3RVER',
     region: 'us-east-1',
