@@ -111,6 +111,7 @@ export function buildDataset(spec: DatasetSpec, rawClient: ObjectClient, log: Lo
     if (disk) {
       metrics.diskCacheBytes.set({ dataset: spec.name }, disk.bytes);
       metrics.diskCacheDropped.set({ dataset: spec.name }, disk.droppedWrites);
+      metrics.diskCacheLateWrites.set({ dataset: spec.name }, blocks.lateWrites);
     }
   });
   return { handlers, blocks, disk, memory, client };
