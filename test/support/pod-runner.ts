@@ -285,7 +285,11 @@ class PodRun {
       this.event(code === 0 ? 'Normal' : 'Warning', code === 0 ? 'Completed' : 'Error', tracked.result.name, how);
     }
     // Output is complete once the pipes close; a grandchild holding them open must not hang us.
-    await Promise.race([tracked.outputClosed, delay(2000)]);
+    // The cap hops once through the event loop's poll phase after its timer: when the loop was
+    // held up past the cap, pipe ends already waiting are read before the cap wins (timers run
+    // before I/O in a loop turn), so no output that had arrived is lost.
+    const capped = delay(2000).then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+    await Promise.race([tracked.outputClosed, capped]);
     return { code };
   }
 
