@@ -36,6 +36,19 @@ describe('block-cache', () => {
     return { cache: new BlockCache(client, new MemoryCache(memoryBytes), disk, options, metrics), metrics };
   };
   const gets = () => client.count('getRange');
+  /** The real pool, but its reads wait until `release` is called; close `real` afterwards. */
+  const heldReadsPool = () => {
+    const real = new BlockFilePool(1);
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const pool = Object.assign(Object.create(real) as BlockFilePool, {
+      read: async (...args: Parameters<BlockFilePool['read']>) => {
+        await held;
+        return real.read(...args);
+      },
+    });
+    return { real, pool, release: () => release() };
+  };
 
   describe('when asked whether a block is on its way', () => {
     it('gives the load while it runs and nothing once the block is cached, counting no hit or miss', async () => {
@@ -137,15 +150,7 @@ describe('block-cache', () => {
 
   describe('when blocks wait to be written late while readers wait for the disk', () => {
     it('writes them once the reads are done, not beside them', async () => {
-      const real = new BlockFilePool(1);
-      let release = (): void => undefined;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      const pool = Object.assign(Object.create(real) as BlockFilePool, {
-        read: async (...args: Parameters<BlockFilePool['read']>) => {
-          await held;
-          return real.read(...args);
-        },
-      });
+      const { real, pool, release } = heldReadsPool();
       try {
         const disk = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger, pool, maxPendingWrites: 1 });
         await disk.ready;
@@ -175,16 +180,7 @@ describe('block-cache', () => {
 
   describe('when a batch holds blocks on disk and a block the disk lacks', () => {
     it('starts the missing block\'s GET at once, not after the disk reads', async () => {
-      const real = new BlockFilePool(1);
-      let release = (): void => undefined;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      // The real pool, but its reads wait until released (a disk busy with a window of hits).
-      const pool = Object.assign(Object.create(real) as BlockFilePool, {
-        read: async (...args: Parameters<BlockFilePool['read']>) => {
-          await held;
-          return real.read(...args);
-        },
-      });
+      const { real, pool, release } = heldReadsPool(); // a disk busy with a window of hits
       try {
         const disk = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger, pool });
         await disk.ready;
