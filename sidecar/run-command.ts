@@ -30,7 +30,8 @@ export function datasetSpecs(config: SidecarConfig): DatasetSpec[] {
     credentials: d.credentials,
     readOnly: d.readOnly,
     mountPoint: d.mountPoint,
-    cacheDir: d.cacheDir,
+    // A cache size of 0 (annotation datamount.dev/cache-size: "0") asks for no disk tier at all.
+    cacheDir: config.cacheSizeBytes === 0 ? undefined : d.cacheDir,
     // The pod's budgets are shared evenly by its datasets.
     cacheBytes: Math.floor(config.cacheSizeBytes / share),
     memoryBytes: Math.floor(config.cacheMemoryBytes / share),

@@ -165,7 +165,9 @@ export function parsePodRequest(annotations: Record<string, string> | undefined,
     resources,
     cacheAffinity,
   };
-  const cacheSize = readQuantity(all, CACHE_SIZE_ANNOTATION, problems, true);
+  // 0: no disk tier, the memory tier only (a single pass over data too large to cache, on a node
+  // short of CPU: writing every block to the node cache is most of a cold read's cost).
+  const cacheSize = readQuantity(all, CACHE_SIZE_ANNOTATION, problems, true, 'no disk cache');
   if (cacheSize !== undefined) request.cacheSize = cacheSize;
   const cacheMemory = readQuantity(all, CACHE_MEMORY_ANNOTATION, problems, true);
   if (cacheMemory !== undefined) request.cacheMemory = cacheMemory;
@@ -223,12 +225,15 @@ export function checkMountPath(path: string): string | { problem: string } {
   return normalised;
 }
 
-function readQuantity(all: Record<string, string>, key: string, problems: string[], bytes = false): string | undefined {
+/** A quantity annotation; `bytes`: at least 1 byte, or 0 too when `zeroMeans` says what 0 does. */
+function readQuantity(all: Record<string, string>, key: string, problems: string[], bytes = false, zeroMeans?: string): string | undefined {
   const text = all[key];
   if (text === undefined) return undefined;
   const value = parseQuantity(text);
-  if (value === undefined || value < 0 || (bytes && value < 1)) {
-    problems.push(`annotation ${key}: "${text}" is not accepted; expected ${QUANTITY_HELP}${bytes ? ', at least 1 byte' : ''}`);
+  const least = bytes && zeroMeans === undefined ? 1 : 0;
+  if (value === undefined || value < least) {
+    const floor = !bytes ? '' : zeroMeans === undefined ? ', at least 1 byte' : `, or 0 for ${zeroMeans}`;
+    problems.push(`annotation ${key}: "${text}" is not accepted; expected ${QUANTITY_HELP}${floor}`);
     return undefined;
   }
   return text.trim();

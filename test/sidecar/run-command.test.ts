@@ -15,5 +15,14 @@ describe('run-command', () => {
       expect(specs.length).toBeGreaterThan(1);
       for (const spec of specs) expect(spec).toMatchObject({ siblingPrefetch: sibling, listingPrefetch: listing });
     });
+
+    it.each([
+      ['a disk cache of 10Gi', '10Gi', true],
+      ['a disk cache of 0 (memory tier only)', '0', false],
+    ])('with %s, gives every dataset a cache folder: %p', (_name, cacheSize, hasDisk) => {
+      const specs = datasetSpecs(parseSidecarConfig({ ...example, cacheSize }, env));
+      expect(specs.length).toBeGreaterThan(1);
+      for (const spec of specs) expect(spec.cacheDir !== undefined).toBe(hasDisk);
+    });
   });
 });

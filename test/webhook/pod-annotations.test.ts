@@ -51,10 +51,19 @@ describe('parsePodRequest', () => {
       ['an empty list', { 'datamount.dev/datasets': ' , ' }, 'names no Dataset'],
       ['a bad container name', { 'datamount.dev/datasets': 'a', 'datamount.dev/a.containers': 'Main_Container' }, '"Main_Container" cannot be a container name'],
       ['a request above its limit', { 'datamount.dev/sidecar-memory-request': '2Gi', 'datamount.dev/sidecar-memory-limit': '1Gi' }, 'a request must not exceed its limit'],
-      ['a zero cache', { 'datamount.dev/cache-memory': '0' }, 'at least 1 byte'],
+      ['a zero memory cache', { 'datamount.dev/cache-memory': '0' }, 'at least 1 byte'],
+      ['a negative disk cache', { 'datamount.dev/cache-size': '-1Gi' }, '"-1Gi" is not accepted; expected a Kubernetes quantity such as 512Mi, 10Gi, 1.5G, 500m or 2 (suffixes Ki Mi Gi Ti Pi Ei, n u m k M G T P E, or an exponent e3), or 0 for no disk cache'],
       ['more Datasets than a pod may ask for', { 'datamount.dev/datasets': Array.from({ length: 17 }, (_, i) => `d${i}`).join(',') }, 'name 17 Datasets; at most 16 per pod are accepted'],
     ])('%s', (_name, annotations, problem) => {
       expect(parsePodRequest(annotations, {}).problems.join('\n')).toContain(problem);
+    });
+  });
+
+  describe('when the disk cache size is 0', () => {
+    it('accepts it: the pod asks for the memory tier only', () => {
+      const { request, problems } = parsePodRequest({ 'datamount.dev/datasets': 'a', 'datamount.dev/cache-size': '0' }, {});
+      expect(problems).toEqual([]);
+      expect(request.cacheSize).toBe('0');
     });
   });
 
