@@ -7,6 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { reviewPod } from '../../webhook/review-pod';
 import type { Container, Pod } from '../../webhook/pod';
+import { datasetSpecs } from '../../sidecar/run-command';
 import { parseSidecarConfig } from '../../sidecar/sidecar-config';
 import { FIXTURES, loadRequest, patchedPod, testDeps } from '../webhook/review-fixtures';
 
@@ -63,6 +64,16 @@ describe('webhook ⇄ sidecar contract', () => {
         }
         expect(mounts.some((m) => m.mountPath === config.cacheRoot)).toBe(false);
       }
+    });
+
+    it('serves a pod that asked for no disk cache (cache-size 0) from memory only, every other pod with its disk cache', () => {
+      const seen = pods.map(([name, , sidecar]) => {
+        const env = Object.fromEntries((sidecar.env ?? []).map((e) => [e.name, e.value ?? 'x']));
+        const config = parseSidecarConfig(JSON.parse(String(env.DATAMOUNT_CONFIG)), env);
+        return { name, zero: config.cacheSizeBytes === 0, disks: datasetSpecs(config).map((spec) => spec.cacheDir !== undefined) };
+      });
+      expect(seen.filter((s) => s.zero).map((s) => s.name)).toEqual(['memory-cache-only']);
+      for (const { name, zero, disks } of seen) expect({ name, disks }).toEqual({ name, disks: disks.map(() => !zero) });
     });
   });
 });

@@ -207,6 +207,12 @@ describe('reviewPod', () => {
       expect(pod.spec.affinity).toBeUndefined();
     });
 
+    it('memory-cache-only: hands the sidecar a disk cache of 0, its memory tier only', async () => {
+      const { pod } = await inject('memory-cache-only');
+      assertValidPod(pod);
+      expect(sidecarConfig(pod)).toMatchObject({ cacheSize: '0' });
+    });
+
     it('endpoint-without-scheme: injects with https:// assumed and says so in a warning', async () => {
       const { pod, warnings } = await inject('endpoint-without-scheme');
       expect(sidecarConfig(pod).datasets[0]?.endpoint).toBe('https://s3.example.com');
