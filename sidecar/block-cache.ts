@@ -286,21 +286,22 @@ export class BlockCache {
 
   /** Hand a block fetched from S3 to the disk tier; pinned until written (its memory must not be reused meanwhile). */
   private store(id: string, block: Buffer): void {
-    const disk = this.disk;
-    if (!disk) return;
-    const dropped = disk.droppedWrites;
-    const written = disk.put(id, block);
-    if (written) {
-      this.recycler.pin(block);
-      void written.then(() => {
-        this.recycler.unpin(block);
-        this.writeLater();
-      });
-      return;
+    const taken = this.disk?.put(id, block);
+    if (taken === 'busy') {
+      this.unwritten.add(id);
+      if (this.unwritten.size > MAX_UNWRITTEN) this.unwritten.delete(this.unwritten.values().next().value as string);
+    } else if (taken) {
+      this.pinUntilWritten(block, taken);
     }
-    if (disk.droppedWrites === dropped) return; // not taken for another reason (cached, disk full)
-    this.unwritten.add(id);
-    if (this.unwritten.size > MAX_UNWRITTEN) this.unwritten.delete(this.unwritten.values().next().value as string);
+  }
+
+  /** Keep `block`'s memory from reuse until the disk tier has written it, then write what waits. */
+  private pinUntilWritten(block: Buffer, written: Promise<void>): void {
+    this.recycler.pin(block);
+    void written.then(() => {
+      this.recycler.unpin(block);
+      this.writeLater();
+    });
   }
 
   /**
@@ -319,13 +320,9 @@ export class BlockCache {
       const block = this.memory.peek(id);
       if (!block) continue; // evicted meanwhile: the disk tier will not have it
       const written = disk.put(id, block);
-      if (!written) continue;
+      if (!written || written === 'busy') continue; // cached meanwhile, or the disk filled up
       this.lateWrites++;
-      this.recycler.pin(block);
-      void written.then(() => {
-        this.recycler.unpin(block);
-        this.writeLater();
-      });
+      this.pinUntilWritten(block, written);
     }
   }
 

@@ -166,17 +166,18 @@ export class DiskCache {
   }
 
   /**
-   * Cache a block in the background; dropped when the disk is full or too busy. When the block
-   * is taken, returns a promise that settles once this tier no longer reads `data` (written or
-   * failed): until then its memory must not be reused.
+   * Cache a block in the background. When the block is taken, returns a promise that settles
+   * once this tier no longer reads `data` (written or failed): until then its memory must not be
+   * reused. 'busy' when it was dropped because too many writes wait (the caller may try again
+   * later); undefined when it is not wanted (already cached or queued, or the disk is full).
    */
-  put(id: string, data: Buffer): Promise<void> | undefined {
+  put(id: string, data: Buffer): Promise<void> | 'busy' | undefined {
     if (Date.now() < this.fullUntil) return undefined;
     const relative = this.relativeOf(id);
     if (this.index.has(relative) || this.queued.has(relative)) return undefined;
     if (this.writes.pending >= this.maxPendingWrites) {
       this.droppedWrites++;
-      return undefined;
+      return 'busy';
     }
     this.queued.set(relative, data);
     // `write` reports its own failures; whatever else happens, the promise settles without rejecting.
