@@ -44,14 +44,19 @@ function coldPairsTarget(report: BenchReport, target: string, factor: number): T
     .filter((values): values is [number, number] => values[0] !== undefined && values[1] !== undefined)
     .map(([mine, theirs]) => mine / theirs);
   if (ratios.length === 0) return first;
-  const sorted = [...ratios].sort((a, b) => a - b);
-  const middle = sorted.length / 2;
-  const median = sorted.length % 2 === 1 ? (sorted[Math.floor(middle)] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+  const middle = median(ratios);
   return {
     target,
-    met: median >= factor,
-    detail: `median ${median.toFixed(2)}× of ${ratios.length} alternated pairs (${ratios.map((r) => r.toFixed(2)).join(', ')}); first pair ${first.detail}`,
+    met: middle >= factor,
+    detail: `median ${middle.toFixed(2)}× of ${ratios.length} alternated pairs (${ratios.map((r) => r.toFixed(2)).join(', ')}); first pair ${first.detail}`,
   };
+}
+
+/** The middle value of a non-empty list; the mean of the two middle ones for an even count. */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[half] ?? NaN) : ((sorted[half - 1] ?? NaN) + (sorted[half] ?? NaN)) / 2;
 }
 
 function noSlowerThanPeers(report: BenchReport, target: string, workload: WorkloadId): TargetVerdict {

@@ -212,7 +212,7 @@ export async function runReadBench(options: ReadBenchOptions): Promise<ReadBench
 async function repeatColdPairs(options: ReadBenchOptions, peers: readonly PeerInfo[]): Promise<WorkloadResult[]> {
   const workload = options.workloads.find((w) => w.id === 'seq-cold');
   const subject = options.peers.find((p) => p.name === SUBJECT);
-  const ran = subject !== undefined && peers.some((p) => p.name === SUBJECT && p.skipped === undefined);
+  const ran = peers.some((p) => p.name === SUBJECT && p.skipped === undefined);
   if (options.coldPairs === 0 || !options.includeDirect || !workload || !subject || !ran) return [];
   const once: ReadBenchOptions = { ...options, workloads: [workload] };
   const repeats: WorkloadResult[] = [];

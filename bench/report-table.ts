@@ -83,13 +83,13 @@ export function formatCpuBudget(report: BenchReport): string {
   const lines = report.results
     .filter((r) => r.workload === 'seq-cold' && r.outcome && r.cpuSeconds !== undefined && r.backendCpuSeconds !== undefined)
     .map((r) => {
+      const own = r.cpuSeconds ?? 0;
+      const backend = r.backendCpuSeconds ?? 0;
       const reader = r.peer === DIRECT ? 0 : (r.outcome?.readerCpuSeconds ?? 0);
-      const total = (r.cpuSeconds ?? 0) + reader + (r.backendCpuSeconds ?? 0);
+      const total = own + reader + backend;
       const seconds = r.outcome?.seconds ?? 1;
-      const parts = r.peer === DIRECT
-        ? `client ${(r.cpuSeconds ?? 0).toFixed(2)}`
-        : `mounter ${(r.cpuSeconds ?? 0).toFixed(2)} + reader ${reader.toFixed(2)}`;
-      return `  ${r.peer.padEnd(12)} ${parts} + S3 side ${(r.backendCpuSeconds ?? 0).toFixed(2)} = ${total.toFixed(2)} s of CPU in ${seconds.toFixed(2)} s: ${(total / seconds).toFixed(2)} of ${report.machine.cpus} cores`;
+      const parts = r.peer === DIRECT ? `client ${own.toFixed(2)}` : `mounter ${own.toFixed(2)} + reader ${reader.toFixed(2)}`;
+      return `  ${r.peer.padEnd(12)} ${parts} + S3 side ${backend.toFixed(2)} = ${total.toFixed(2)} s of CPU in ${seconds.toFixed(2)} s: ${(total / seconds).toFixed(2)} of ${report.machine.cpus} cores`;
     });
   return lines.length === 0 ? '' : ['seq-cold, CPU of the processes on this machine per run:', ...lines].join('\n');
 }
