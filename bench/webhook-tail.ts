@@ -92,7 +92,8 @@ export class ServedLog implements ServedRequests {
   }
 }
 
-function percentile(sorted: readonly number[], p: number): number {
+/** The nearest-rank `p`th percentile of ascending `sorted` (NaN when empty). */
+export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }

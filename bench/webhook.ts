@@ -34,7 +34,7 @@ import { cacheReportReader, reviewPod } from '../webhook/review-pod';
 import { buildServer } from '../webhook/server';
 import { generateLoad, type LoadJob, type LoadResult } from './webhook-load';
 import { type LoadMark, markLoad, otherLoadShare } from './webhook-other-load';
-import { attributeTail, type RoundViews, ServedLog, type TailReport } from './webhook-tail';
+import { attributeTail, percentile, type RoundViews, ServedLog, type TailReport } from './webhook-tail';
 
 export interface WebhookBenchOptions {
   durationMs?: number;
@@ -204,11 +204,6 @@ interface MeasuredRounds extends MeasuredLoad {
   roundP99Ms: number[];
   roundOtherLoad: (number | undefined)[];
   views: RoundViews[];
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
 /**
