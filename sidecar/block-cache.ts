@@ -249,15 +249,15 @@ export class BlockCache {
       // Blocks the disk tier surely lacks (its index says so) are fetched at once, not once the
       // batch's disk reads are done: a warm pass over a file with a few blocks missing (their
       // writes dropped while the cold pass outran the disk) waited that long for each of them.
-      const lacking = blocks.filter((block) => disk.lacks(block.id));
+      const lacking: Wanted[] = [];
+      const maybeOnDisk: Wanted[] = [];
+      for (const block of blocks) (disk.lacks(block.id) ? lacking : maybeOnDisk).push(block);
       if (lacking.length > 0) {
         this.metrics.cacheMisses.inc({ dataset: this.options.dataset, tier: 'disk' }, lacking.length);
         fetches.push(...this.runs(lacking).map((run) => this.fetch(object, run)));
-        const lacks = new Set(lacking);
-        blocks = blocks.filter((block) => !lacks.has(block));
       }
       // Each hit is handed out as soon as its own file is read, not when the whole batch is.
-      const lookups = blocks.map(async (block) => {
+      const lookups = maybeOnDisk.map(async (block) => {
         const lookup = await disk.get(block.id, this.allocate).catch(() => ({ found: false as const, reason: 'missing' as const }));
         if (lookup.found) {
           this.metrics.cacheHits.inc({ dataset: this.options.dataset, tier: 'disk' });
