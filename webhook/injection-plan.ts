@@ -37,6 +37,11 @@ export interface InjectionPlan {
   resources: { cpuRequest?: string; cpuLimit?: string; memoryRequest?: string; memoryLimit?: string };
   cacheSize: string;
   cacheMemory: string;
+  /**
+   * False for a cache size of 0 (annotation datamount.dev/cache-size: "0"): the sidecar keeps
+   * blocks in memory only, so the pod gets no node-cache volume and no placement hints.
+   */
+  diskCache: boolean;
 }
 
 /** The datasets the sidecar must mount (use-as includes mount). */
@@ -124,6 +129,7 @@ export function planInjection(pod: Pod, namespace: string, wanted: PodRequest, e
     resources: sidecarResources(config, wanted),
     cacheSize: wanted.cacheSize ?? config.cacheSize,
     cacheMemory: wanted.cacheMemory ?? config.cacheMemory,
+    diskCache: parseQuantity(wanted.cacheSize ?? config.cacheSize) !== 0,
   };
 }
 

@@ -177,7 +177,7 @@ function applyInjection(pod: Pod, plan: InjectionPlan, wanted: PodRequest, injec
   }
   setList(spec, 'initContainers', initContainers);
 
-  const volumes = [...mounted.map((d) => d.parts.datasetVolume), ...mounted.map((d) => d.parts.cacheVolume)];
+  const volumes = [...mounted.map((d) => d.parts.datasetVolume), ...(plan.diskCache ? mounted.map((d) => d.parts.cacheVolume) : [])];
   setList(spec, 'volumes', reconcileByName(spec.volumes ?? [], volumes, (v) => isOurVolumeName(v.name)));
 
   const names = plan.datasets.map((d) => d.dataset.name);
@@ -202,7 +202,8 @@ function applyInjection(pod: Pod, plan: InjectionPlan, wanted: PodRequest, injec
     if (metadata.annotations) delete metadata.annotations[INJECTED_DATASETS_ANNOTATION];
   }
 
-  if (injectedBefore || mounted.length === 0) return undefined;
+  // Hints lead to nodes whose disk cache holds the data: nothing for a pod without one.
+  if (injectedBefore || mounted.length === 0 || !plan.diskCache) return undefined;
   return applyCacheHints(pod, plan, wanted, deps, warnings);
 }
 

@@ -89,7 +89,7 @@ export function buildSidecarContainer(plan: InjectionPlan, config: WebhookConfig
     startupProbe: { httpGet: { path: '/readyz', port: config.sidecarPort }, ...STARTUP_PROBE },
     resources: { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) },
     securityContext: { privileged: true },
-    volumeMounts: [...mounted.map(({ parts }) => parts.sidecarDatasetMount), ...mounted.map(({ parts }) => parts.sidecarCacheMount)],
+    volumeMounts: [...mounted.map(({ parts }) => parts.sidecarDatasetMount), ...(plan.diskCache ? mounted.map(({ parts }) => parts.sidecarCacheMount) : [])],
   };
 }
 

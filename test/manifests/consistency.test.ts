@@ -163,7 +163,7 @@ describe('the images', () => {
 
   it('the sidecar the webhook injects runs `datamount-sidecar run` from the sidecar image', () => {
     const sidecar = buildSidecarContainer(
-      { namespace: 'ns', datasets: [], uid: 0, gid: 0, resources: {}, cacheSize: '1Gi', cacheMemory: '1Mi' },
+      { namespace: 'ns', datasets: [], uid: 0, gid: 0, resources: {}, cacheSize: '1Gi', cacheMemory: '1Mi', diskCache: true },
       webhookConfigFromManifest,
     );
     expect(entrypoint('manifests/images/sidecar.Dockerfile')).toEqual(['datamount-sidecar']);

@@ -59,8 +59,9 @@ describe('webhook ⇄ sidecar contract', () => {
         for (const dataset of config.datasets) {
           expect({ name, mount: mounts.find((m) => m.mountPath === dataset.mountPoint) }).toEqual({ name, mount: expect.objectContaining({ mountPropagation: 'Bidirectional' }) });
           expect(dataset.cacheDir.startsWith(`${config.cacheRoot}/`)).toBe(true);
-          // Its own cache folder only, mounted where DATAMOUNT_CONFIG names it (finding S1).
-          expect({ name, cache: mounts.filter((m) => m.mountPath === dataset.cacheDir).length }).toEqual({ name, cache: 1 });
+          // Its own cache folder only, mounted where DATAMOUNT_CONFIG names it (finding S1); none
+          // when the pod asked for no disk cache (cache size 0).
+          expect({ name, cache: mounts.filter((m) => m.mountPath === dataset.cacheDir).length }).toEqual({ name, cache: config.cacheSizeBytes === 0 ? 0 : 1 });
         }
         expect(mounts.some((m) => m.mountPath === config.cacheRoot)).toBe(false);
       }

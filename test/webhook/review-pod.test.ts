@@ -207,10 +207,15 @@ describe('reviewPod', () => {
       expect(pod.spec.affinity).toBeUndefined();
     });
 
-    it('memory-cache-only: hands the sidecar a disk cache of 0, its memory tier only', async () => {
+    it('memory-cache-only: hands the sidecar a disk cache of 0 and mounts no node cache, with no placement hints (plain-pod, the same Dataset, gets both)', async () => {
       const { pod } = await inject('memory-cache-only');
       assertValidPod(pod);
       expect(sidecarConfig(pod)).toMatchObject({ cacheSize: '0' });
+      expect({
+        hostPaths: (pod.spec.volumes ?? []).filter((v) => v.hostPath),
+        sidecarMounts: (sidecarOf(pod).volumeMounts ?? []).map((m) => m.name),
+        affinity: pod.spec.affinity,
+      }).toEqual({ hostPaths: [], sidecarMounts: ['datamount-imagenet'], affinity: undefined });
     });
 
     it('endpoint-without-scheme: injects with https:// assumed and says so in a warning', async () => {
@@ -232,7 +237,7 @@ describe('reviewPod', () => {
   });
 
   describe('when it reviews its own output again (reinvocation)', () => {
-    it.each(['plain-pod', 'deployment-pod', 'init-containers', 'custom-paths', 'env-mode', 'env-only', 'datashim-labels', 'several-datasets', 'sidecar-resources'])(
+    it.each(['plain-pod', 'deployment-pod', 'init-containers', 'custom-paths', 'env-mode', 'env-only', 'datashim-labels', 'several-datasets', 'sidecar-resources', 'memory-cache-only'])(
       '%s: returns no patch',
       async (name) => {
         const { request, pod } = await inject(name);
