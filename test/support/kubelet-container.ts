@@ -54,6 +54,8 @@ export interface RunningContainer {
   hasExited(): boolean;
   /** Mount-namespace inode (`mnt:[…]`), known once the setup script ran. */
   namespaceId(): string | undefined;
+  /** When the main process exited, in clock ticks since boot (`sweepNamespace`); undefined while it runs. */
+  exitedAtTicks(): number | undefined;
 }
 
 /** Quote a word for a POSIX shell. */
@@ -109,8 +111,12 @@ export async function startContainer(launch: ContainerLaunch): Promise<RunningCo
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
+  let exitTicks: number | undefined;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal }));
+    child.on('exit', (code, signal) => {
+      exitTicks = ticksSinceBoot();
+      resolve({ code, signal });
+    });
     child.on('error', (err) => {
       child.stderr?.emit('data', Buffer.from(`pod runner: cannot start ${name}: ${err.message}\n`));
       resolve({ code: 128, signal: null });
@@ -132,7 +138,15 @@ export async function startContainer(launch: ContainerLaunch): Promise<RunningCo
       }
       return namespace;
     },
+    exitedAtTicks: () => exitTicks,
   };
+}
+
+/** /proc's clock: USER_HZ, 100 on Linux whatever the kernel's own tick. */
+const TICKS_PER_SECOND = 100;
+
+function ticksSinceBoot(): number {
+  return Math.floor(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * TICKS_PER_SECOND);
 }
 
 /** Signal the container's process group; a group already gone is fine. */
@@ -141,18 +155,37 @@ export function signalContainer(running: RunningContainer, signal: NodeJS.Signal
   try { process.kill(-running.pid, signal); } catch { /* ESRCH: no process left in the group */ }
 }
 
-/** SIGKILL every process still in the container's mount namespace (even if it left the group). */
-export async function sweepNamespace(namespaceId: string | undefined): Promise<number> {
+/**
+ * SIGKILL every process still in the container's mount namespace (even if it left the group).
+ * A namespace's inode number is free again once its last process is gone, and the kernel hands
+ * out the lowest free one: another runner's new container (a parallel test) soon has it. So
+ * with `bornBeforeTicks` (when the container's main process exited) only processes started
+ * before then are ours; one started later in a namespace of that number is someone else's —
+ * sweeping it killed a second test's reader now and then.
+ */
+export async function sweepNamespace(namespaceId: string | undefined, bornBeforeTicks?: number): Promise<number> {
   if (!namespaceId) return 0;
   let killed = 0;
   for (const entry of await fs.readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const link = await fs.readlink(`/proc/${entry}/ns/mnt`).catch(() => '');
-    if (link === namespaceId) {
-      try { process.kill(Number(entry), 'SIGKILL'); killed++; } catch { /* gone meanwhile */ }
+    if (link !== namespaceId) continue;
+    if (bornBeforeTicks !== undefined) {
+      const started = await startTicks(entry);
+      if (started === undefined || started >= bornBeforeTicks) continue;
     }
+    try { process.kill(Number(entry), 'SIGKILL'); killed++; } catch { /* gone meanwhile */ }
   }
   return killed;
+}
+
+/** A process's start, in clock ticks since boot (proc(5) stat field 22), if it still exists. */
+async function startTicks(pid: string): Promise<number | undefined> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (stat === undefined) return undefined;
+  // After ")", the state is field 3: field 22 is at index 19.
+  const value = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  return Number.isFinite(value) ? value : undefined;
 }
 
 function sortedMounts(mounts: readonly IVolumeMount[]): IVolumeMount[] {

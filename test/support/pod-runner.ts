@@ -121,7 +121,8 @@ class PodRun {
   private readonly sidecars: Tracked[] = [];
   /** Init and app containers: the ones that run to completion. */
   private readonly workers: Tracked[] = [];
-  private readonly namespaces: Array<() => string | undefined> = [];
+  /** Every container started, for the namespace sweep at teardown. */
+  private readonly started: RunningContainer[] = [];
   private readonly pod: IPod;
   private readonly uid: string;
   private readonly images: ImageTable;
@@ -259,7 +260,7 @@ class PodRun {
       ...(security.runAsUser !== undefined ? { runAsUser: security.runAsUser } : {}),
       ...(security.runAsGroup !== undefined ? { runAsGroup: security.runAsGroup } : {}),
     });
-    this.namespaces.push(() => running.namespaceId());
+    this.started.push(running);
     const result: ContainerResult = { name: container.name, kind, pid: running.pid, exitCode: null, signal: null, startedAt: new Date(), stdout: '', stderr: '' };
     this.results.push(result);
     this.event('Normal', 'Started', container.name, `started ${kind} container (pid ${running.pid}): ${argv.join(' ')}`);
@@ -311,8 +312,8 @@ class PodRun {
     const deadline = Date.now() + graceMs;
     await Promise.all(this.workers.filter((w) => !w.running.hasExited()).map((worker) => this.stop(worker, deadline)));
     for (const sidecar of [...this.sidecars].reverse()) await this.stop(sidecar, deadline);
-    for (const namespaceId of this.namespaces) {
-      const killed = await sweepNamespace(namespaceId());
+    for (const running of this.started) {
+      const killed = await sweepNamespace(running.namespaceId(), running.exitedAtTicks());
       if (killed > 0) this.event('Warning', 'Killing', 'pod', `killed ${killed} process(es) left in a container's namespace`);
     }
   }
