@@ -5,6 +5,7 @@
 import { containerResult } from '../support/pod-runner';
 import { fuseMountsUnder } from '../support/fuse-cleanup';
 import { fixturePod, podLogs, startLocalCluster, type LocalCluster } from './local-cluster';
+import { isAlive } from '../support/process-alive';
 
 let cluster: LocalCluster;
 
@@ -15,15 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('a Job-style pod with a dataset', () => {
   describe('when its app container exits 3', () => {

@@ -1,15 +1,7 @@
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { sweepNamespace } from './kubelet-container';
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { isAlive } from './process-alive';
 
 describe('sweepNamespace', () => {
   describe('when a process runs in a mount namespace of its own', () => {
@@ -27,10 +19,10 @@ describe('sweepNamespace', () => {
         expect(namespace).not.toBe(ours);
 
         expect(await sweepNamespace(namespace, 1)).toBe(0); // "born before the first tick since boot": none is
-        expect(alive(pid)).toBe(true);
+        expect(isAlive(pid)).toBe(true);
         expect(await sweepNamespace(namespace)).toBe(1);
         await exited;
-        expect(alive(pid)).toBe(false);
+        expect(isAlive(pid)).toBe(false);
       } finally {
         child.kill('SIGKILL');
       }

@@ -16,6 +16,7 @@ import type { ISecret } from 'kubernetes-models/v1/Secret';
 import { containerResult, runPod, type PodEvent, type PodResult, type RunPodOptions } from './pod-runner';
 import { mountsUnder } from './kubelet-volumes';
 import { freePort } from './free-port';
+import { isAlive } from './process-alive';
 
 const execFileAsync = promisify(execFile);
 
@@ -48,15 +49,6 @@ async function run(p: IPod, extra: Partial<RunPodOptions> = {}): Promise<PodResu
   for (const container of result.containers) expect(isAlive(container.pid)).toBe(false);
   expect(result.leftoverMounts).toEqual([]);
   return result;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function indexOfEvent(events: PodEvent[], object: string, reason: string, contains = ''): number {
