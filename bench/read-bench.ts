@@ -130,10 +130,9 @@ async function runDirect(options: ReadBenchOptions, results: WorkloadResult[]): 
 
 async function runPeer(options: ReadBenchOptions, peer: MountPeer, results: WorkloadResult[]): Promise<void> {
   const mountDir = path.join(options.workDir, `mnt-${peer.name}`);
-  const cacheDir = path.join(options.workDir, `cache-${peer.name}`);
   await fs.mkdir(mountDir, { recursive: true });
-  const target: MountTarget = {
-    endpoint: options.proxy.url, bucket: options.data.bucket, mountDir, cacheDir, workDir: options.workDir, env: options.env,
+  let target: MountTarget = {
+    endpoint: options.proxy.url, bucket: options.data.bucket, mountDir, cacheDir: '', workDir: options.workDir, env: options.env,
   };
   let mounted: MountedPeer | undefined;
   try {
@@ -142,8 +141,7 @@ async function runPeer(options: ReadBenchOptions, peer: MountPeer, results: Work
       if (workload.fresh || !mounted) {
         await mounted?.unmount();
         mounted = undefined;
-        await fs.rm(cacheDir, { recursive: true, force: true });
-        await fs.mkdir(cacheDir, { recursive: true });
+        target = { ...target, cacheDir: await freshCacheDir(options.workDir, peer.name) };
         await dropPageCache();
         try {
           mounted = await peer.mount(target);
@@ -165,6 +163,22 @@ async function runPeer(options: ReadBenchOptions, peer: MountPeer, results: Work
     await mounted?.unmount();
     await forceUnmountAll(mountDir);
   }
+}
+
+let cacheDirs = 0;
+
+/**
+ * An empty cache folder of its own for one fresh mount. The folders of earlier mounts stay until
+ * the bench ends (main.ts removes its work folder): deleting a cache right before the next cold
+ * mount slowed that mount's own cache writes. On ext4 without a journal (this machine's root file
+ * system), creating a file skips over every inode freed in the last 30 s to 5 min, one buffer
+ * lookup each; creating 1,024 empty files took 0.02 s of system time on a quiet file system and
+ * 0.2 to 0.33 s right after a 1 GiB cache was deleted (BENCHMARKS.md, seventh session).
+ */
+async function freshCacheDir(workDir: string, peer: string): Promise<string> {
+  const dir = path.join(workDir, 'caches', `${peer}-${++cacheDirs}`);
+  await fs.mkdir(dir, { recursive: true });
+  return dir;
 }
 
 export async function runReadBench(options: ReadBenchOptions): Promise<ReadBenchRun> {
