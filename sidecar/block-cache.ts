@@ -32,7 +32,18 @@ export interface BlockCacheOptions {
   /** Largest ranged GET; runs of missing blocks are split into requests of at most this. */
   readonly maxRequestBytes: number;
   readonly dataset: string;
+  /**
+   * Write-behind: up to this many bytes of blocks fetched from S3 wait in the memory tier, and
+   * are written to the disk tier once loads pause (`WRITE_BEHIND_IDLE_MS`) or when the memory
+   * tier lets them go; 0 (the default) writes every block as it arrives.
+   */
+  readonly writeBehindBytes?: number;
+  /** How long loads must pause before held blocks are written (default `WRITE_BEHIND_IDLE_MS`). */
+  readonly writeBehindIdleMs?: number;
 }
+
+/** Loads must have paused this long before blocks held back by write-behind are written. */
+export const WRITE_BEHIND_IDLE_MS = 100;
 
 /**
  * 1 MiB blocks: the kernel sends FUSE reads of at most 128 KiB (libfuse 2), so one block serves
@@ -64,13 +75,28 @@ const MAX_UNWRITTEN = 4096;
 export class BlockCache {
   private readonly inflight = new Map<string, Pending>();
   /**
-   * Blocks whose disk write was dropped because the disk fell behind, oldest first. They stay in
-   * the memory tier (`demote` skips them), and are written once the disk has room again, or at
-   * shutdown (`flushDisk`), so a restarted sidecar or the next pod on the node finds them there.
+   * Blocks not yet on disk, oldest first, with their lengths: held back by write-behind, or
+   * dropped because the disk fell behind. They stay in the memory tier (`demote` skips them), and
+   * are written once the disk has room again (with write-behind: once loads pause), when the
+   * memory tier evicts them, or at shutdown (`flushDisk`), so a restarted sidecar or the next pod
+   * on the node finds them there.
    */
-  private readonly unwritten = new Set<string>();
-  /** Dropped disk writes done later from the memory tier (statistics, tests). */
+  private readonly unwritten = new Map<string, number>();
+  private unwrittenBytes = 0;
+  /** Blocks written to disk later than they arrived, from the memory tier (statistics, tests). */
   lateWrites = 0;
+  /**
+   * Unwritten blocks let go before the disk took them: the memory tier evicted them while the
+   * disk's queue was full, or more were waiting than `MAX_UNWRITTEN`. The next read of one
+   * fetches it from S3 again.
+   */
+  lostWrites = 0;
+  /** Loads started so far, and the count when the idle check last looked (write-behind). */
+  private loads = 0;
+  private loadsSeen = -1;
+  /** Loads have paused (write-behind): unwritten blocks may be written now. */
+  private idle = false;
+  private idleCheck: NodeJS.Timeout | undefined;
   /** Blocks registered during this turn of the event loop, by object version, loaded at its end. */
   private readonly batch = new Map<string, { object: ObjectVersion; blocks: Wanted[] }>();
   private batchScheduled = false;
@@ -90,7 +116,10 @@ export class BlockCache {
     this.memoryMisses = metrics.cacheMisses.series({ dataset: options.dataset, tier: 'memory' });
     this.recycler = new BlockRecycler(options.blockSize);
     this.allocate = (size) => this.recycler.acquire(size);
-    memory.setEvictionListener((block) => this.recycler.evicted(block));
+    memory.setEvictionListener((block, id) => {
+      if (this.forgetUnwritten(id)) this.writeEvicted(id, block);
+      this.recycler.evicted(block);
+    });
   }
 
   /** Block buffers reused instead of allocated (tests). */
@@ -242,6 +271,8 @@ export class BlockCache {
   }
 
   private async fill(object: ObjectVersion, blocks: Wanted[]): Promise<void> {
+    this.loads++;
+    this.idle = false;
     let missing = blocks;
     const fetches: Array<Promise<void>> = [];
     if (this.disk) {
@@ -284,15 +315,72 @@ export class BlockCache {
     return data;
   }
 
-  /** Hand a block fetched from S3 to the disk tier; pinned until written (its memory must not be reused meanwhile). */
+  /**
+   * Hand a block fetched from S3 to the disk tier (pinned until written: its memory must not be
+   * reused meanwhile), or hold it back for later while write-behind has room.
+   */
   private store(id: string, block: Buffer): void {
-    const taken = this.disk?.put(id, block);
-    if (taken === 'busy') {
-      this.unwritten.add(id);
-      if (this.unwritten.size > MAX_UNWRITTEN) this.unwritten.delete(this.unwritten.values().next().value as string);
-    } else if (taken) {
-      this.pinUntilWritten(block, taken);
+    if (!this.disk) return;
+    if (this.unwrittenBytes + block.length <= (this.options.writeBehindBytes ?? 0) && !this.disk.degraded) {
+      this.holdUnwritten(id, block.length);
+      return;
     }
+    const taken = this.disk.put(id, block);
+    if (taken === 'busy') this.holdUnwritten(id, block.length);
+    else if (taken) this.pinUntilWritten(block, taken);
+  }
+
+  private holdUnwritten(id: string, length: number): void {
+    this.forgetUnwritten(id);
+    this.unwritten.set(id, length);
+    this.unwrittenBytes += length;
+    if (this.unwritten.size > MAX_UNWRITTEN && this.forgetUnwritten(this.unwritten.keys().next().value as string)) this.lostWrites++;
+    if ((this.options.writeBehindBytes ?? 0) > 0) this.watchForIdle();
+  }
+
+  /** Remove `id` from the unwritten blocks; true if it was one. */
+  private forgetUnwritten(id: string): boolean {
+    const length = this.unwritten.get(id);
+    if (length === undefined) return false;
+    this.unwritten.delete(id);
+    this.unwrittenBytes -= length;
+    return true;
+  }
+
+  /**
+   * Write-behind's clock: every `writeBehindIdleMs` while blocks wait, it looks whether a load
+   * started since it last looked; once none did, the blocks are written (`writeLater`). So they
+   * are written between one and two periods after the last load. The timer does not keep the
+   * process alive.
+   */
+  private watchForIdle(): void {
+    if (this.idleCheck) return;
+    this.idleCheck = setInterval(() => {
+      if (this.unwritten.size === 0) {
+        clearInterval(this.idleCheck);
+        this.idleCheck = undefined;
+        return;
+      }
+      if (this.loads !== this.loadsSeen) {
+        this.loadsSeen = this.loads;
+        return;
+      }
+      this.idle = true;
+      this.writeLater();
+    }, this.options.writeBehindIdleMs ?? WRITE_BEHIND_IDLE_MS);
+    this.idleCheck.unref();
+  }
+
+  /**
+   * The memory tier let an unwritten block go: write it now if the disk takes it, its memory
+   * pinned meanwhile (the caller recycles it after this returns, which then waits for the pin).
+   */
+  private writeEvicted(id: string, block: Buffer): void {
+    const written = this.disk?.put(id, block);
+    if (written === 'busy') this.lostWrites++;
+    if (!written || written === 'busy') return;
+    this.lateWrites++;
+    this.pinUntilWritten(block, written);
   }
 
   /** Keep `block`'s memory from reuse until the disk tier has written it, then write what waits. */
@@ -305,18 +393,21 @@ export class BlockCache {
   }
 
   /**
-   * Write dropped blocks, oldest first, while the disk has room and the memory tier still holds
+   * Write unwritten blocks, oldest first, while the disk has room and the memory tier still holds
    * them. They wait while the disk tier is reading (unless `evenWhileReading`, at shutdown): a
    * late write shares the disk workers with readers who are waiting now, and a warm pass that
    * ran beside the late writes of its cold pass lost up to a third of its speed. The last read of
    * a batch calls this again (`fill`), so what waited is written once the readers are done.
+   * With write-behind they also wait until loads pause (`watchForIdle`): on a busy CPU, every
+   * block written during a cold read is CPU taken from that read.
    */
   private writeLater(evenWhileReading = false): void {
     const disk = this.disk;
     if (!disk || (disk.reading && !evenWhileReading)) return;
-    for (const id of this.unwritten) {
+    if ((this.options.writeBehindBytes ?? 0) > 0 && !this.idle && !evenWhileReading) return;
+    for (const id of this.unwritten.keys()) {
       if (!disk.hasRoom) return;
-      this.unwritten.delete(id);
+      this.forgetUnwritten(id);
       const block = this.memory.peek(id);
       if (!block) continue; // evicted meanwhile: the disk tier will not have it
       const written = disk.put(id, block);

@@ -18,7 +18,7 @@ import { LRUCache } from 'lru-cache';
 export class MemoryCache {
   private readonly lru: LRUCache<string, Buffer> | undefined;
   /** Told of every block the tier lets go to make room (not of demotions or replacements). */
-  private onEvict: ((block: Buffer) => void) | undefined;
+  private onEvict: ((block: Buffer, id: string) => void) | undefined;
   /** Demoted blocks, with the number of their latest demotion. */
   private readonly cold = new Map<string, { block: Buffer; demotion: number }>();
   /** Demotions in order (the newest last, evicted first); entries of promoted blocks are stale. */
@@ -32,15 +32,15 @@ export class MemoryCache {
         ? new LRUCache<string, Buffer>({
             maxSize: maxBytes,
             sizeCalculation: (b) => sizeOf(b),
-            dispose: (block, _id, reason) => {
-              if (reason === 'evict') this.onEvict?.(block);
+            dispose: (block, id, reason) => {
+              if (reason === 'evict') this.onEvict?.(block, id);
             },
           })
         : undefined;
   }
 
-  /** Call `listener` with each block evicted to make room (block-recycler.ts reuses its memory). */
-  setEvictionListener(listener: (block: Buffer) => void): void {
+  /** Call `listener` with each block evicted to make room, and its id (block-recycler.ts reuses its memory). */
+  setEvictionListener(listener: (block: Buffer, id: string) => void): void {
     this.onEvict = listener;
   }
 
@@ -109,7 +109,7 @@ export class MemoryCache {
       const entry = this.cold.get(newest.id);
       if (entry?.demotion !== newest.demotion) continue;
       this.dropCold(newest.id);
-      this.onEvict?.(entry.block);
+      this.onEvict?.(entry.block, newest.id);
     }
   }
 }

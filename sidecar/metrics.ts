@@ -93,7 +93,8 @@ export class SidecarMetrics {
   readonly diskCacheBytes = new Counter('datamount_disk_cache_bytes', 'Bytes of block files in the dataset\'s disk cache.', 'gauge');
   readonly memoryCacheBytes = new Counter('datamount_memory_cache_bytes', 'Bytes of blocks in the memory cache.', 'gauge');
   readonly diskCacheDropped = new Counter('datamount_disk_cache_dropped_writes_total', 'Blocks not written to the disk cache because its write queue was full or the disk was full.', 'counter');
-  readonly diskCacheLateWrites = new Counter('datamount_disk_cache_late_writes_total', 'Dropped blocks written to the disk cache later, from the memory cache.', 'counter');
+  readonly diskCacheLateWrites = new Counter('datamount_disk_cache_late_writes_total', 'Blocks written to the disk cache later than they arrived (held back by write-behind, or dropped while the disk fell behind), from the memory cache.', 'counter');
+  readonly diskCacheLostWrites = new Counter('datamount_disk_cache_lost_writes_total', 'Blocks the memory cache let go before they were written to the disk cache (fetched from S3 again when read).', 'counter');
   readonly siblingPrefetchFiles = new Counter('datamount_sibling_prefetch_files_total', 'Files whose first block was fetched ahead of readers going through their directory.');
   readonly siblingPrefetchBytes = new Counter('datamount_sibling_prefetch_bytes_total', 'Bytes asked for by sibling prefetch (first block of each file).');
   readonly siblingPrefetchUsed = new Counter('datamount_sibling_prefetch_used_total', 'Files fetched ahead that a reader then opened.');
@@ -103,7 +104,7 @@ export class SidecarMetrics {
 
   private readonly all: Metric[] = [
     this.cacheHits, this.cacheMisses, this.s3Bytes, this.s3Requests, this.s3Latency, this.prefetchWindow,
-    this.bytesRead, this.bytesUploaded, this.errors, this.mounted, this.diskCacheBytes, this.memoryCacheBytes, this.diskCacheDropped, this.diskCacheLateWrites,
+    this.bytesRead, this.bytesUploaded, this.errors, this.mounted, this.diskCacheBytes, this.memoryCacheBytes, this.diskCacheDropped, this.diskCacheLateWrites, this.diskCacheLostWrites,
     this.siblingPrefetchFiles, this.siblingPrefetchBytes, this.siblingPrefetchUsed, this.siblingPrefetchUnused,
     this.listingPrefetch, this.listingPrefetchUsed,
   ];

@@ -191,6 +191,7 @@ export async function runMount(argv: string[], env: NodeJS.ProcessEnv): Promise<
   log.info('statistics', {
     diskCacheDroppedWrites: dataset.disk?.droppedWrites ?? 0,
     diskCacheLateWrites: dataset.blocks.lateWrites,
+    diskCacheLostWrites: dataset.blocks.lostWrites,
     diskCacheBytes: dataset.disk?.bytes ?? 0,
     siblingPrefetchFiles: metrics.siblingPrefetchFiles.get(labels),
     siblingPrefetchUsed: metrics.siblingPrefetchUsed.get(labels),

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BlockCache, type ObjectVersion } from '../../sidecar/block-cache';
-import { deriveBlockKeys } from '../../sidecar/block-file';
+import { BLOCK_FILE_OVERHEAD, deriveBlockKeys } from '../../sidecar/block-file';
 import { BlockFilePool } from '../../sidecar/block-file-pool';
 import { DiskCache } from '../../sidecar/disk-cache';
 import { silentLogger } from '../../sidecar/logger';
@@ -145,6 +145,88 @@ describe('block-cache', () => {
       const before = gets();
       for (const index of [0, 1, 2, 3]) expect((await fresh.read(object, index)).equals(data.subarray(index * MiB, (index + 1) * MiB))).toBe(true);
       expect(gets()).toBe(before);
+    });
+  });
+
+  describe('with write-behind', () => {
+    const writeBehind = (disk: DiskCache, memoryBytes: number, writeBehindBytes: number, writeBehindIdleMs: number) =>
+      new BlockCache(client, new MemoryCache(memoryBytes), disk, { ...options, writeBehindBytes, writeBehindIdleMs }, new SidecarMetrics());
+    /** A fresh process's view of `dir`: whether blocks `indices` come from disk, with no GET. */
+    const onDiskAfterRestart = async (indices: number[]) => {
+      const restarted = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger });
+      await restarted.ready;
+      const fresh = build(restarted).cache;
+      const before = gets();
+      const same = await Promise.all(indices.map(async (index) => (await fresh.read(object, index)).equals(data.subarray(index * MiB, (index + 1) * MiB))));
+      return { same: same.every(Boolean), gets: gets() - before };
+    };
+    const until = async (done: () => boolean) => {
+      for (let waited = 0; !done() && waited < 5000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+
+    it('holds blocks back within its budget, writes the rest at once, and writes the held ones once loads pause', async () => {
+      const disk = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger });
+      await disk.ready;
+      const cache = writeBehind(disk, 16 * MiB, 4 * MiB, 1000);
+      await Promise.all([0, 1, 2, 3, 4, 5].map((index) => cache.read(object, index))); // one GET
+      await disk.flush();
+      expect({ onDisk: disk.bytes, late: cache.lateWrites }).toEqual({ onDisk: 2 * (MiB + BLOCK_FILE_OVERHEAD), late: 0 });
+      await until(() => cache.lateWrites === 4);
+      await disk.flush();
+      expect({ onDisk: disk.bytes, late: cache.lateWrites, lost: cache.lostWrites }).toEqual({ onDisk: 6 * (MiB + BLOCK_FILE_OVERHEAD), late: 4, lost: 0 });
+      expect(await onDiskAfterRestart([0, 1, 2, 3, 4, 5])).toEqual({ same: true, gets: 0 });
+    });
+
+    it('keeps holding while loads go on', async () => {
+      const disk = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger });
+      await disk.ready;
+      const cache = writeBehind(disk, 64 * MiB, 2 * MiB, 500);
+      await Promise.all([0, 1].map((index) => cache.read(object, index)));
+      // A load every 50 ms for 800 ms: more than one of the idle check's periods, none without a load.
+      for (let index = 2; index < 18; index++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await cache.read(object, index);
+      }
+      await disk.flush();
+      expect(cache.lateWrites).toBe(0);
+      await until(() => cache.lateWrites === 2);
+      expect(cache.lateWrites).toBe(2);
+    });
+
+    it('writes a held block when the memory tier lets it go', async () => {
+      const disk = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger });
+      await disk.ready;
+      const cache = writeBehind(disk, 4 * MiB, 4 * MiB, 60_000);
+      await Promise.all([0, 1, 2, 3].map((index) => cache.read(object, index))); // held: the budget is full
+      // Block 4 is written at once (no budget left); it and block 5 evict blocks 0 and 1.
+      await Promise.all([4, 5].map((index) => cache.read(object, index)));
+      await disk.flush();
+      expect({ late: cache.lateWrites, lost: cache.lostWrites }).toEqual({ late: 2, lost: 0 });
+      expect(await onDiskAfterRestart([0, 1, 4])).toEqual({ same: true, gets: 0 });
+    });
+
+    it('counts a held block the memory tier lets go while the disk queue is full as lost, and fetches it again', async () => {
+      const disk = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger, maxPendingWrites: 1 });
+      await disk.ready;
+      const cache = writeBehind(disk, 2 * MiB, 2 * MiB, 60_000);
+      await Promise.all([0, 1].map((index) => cache.read(object, index))); // held
+      // Block 2 takes the queue; block 3 is dropped and held; each evicts a held block on arrival.
+      await Promise.all([2, 3].map((index) => cache.read(object, index)));
+      await disk.flush();
+      expect(cache.lostWrites).toBeGreaterThanOrEqual(1);
+      const before = gets();
+      expect((await cache.read(object, 0)).equals(data.subarray(0, MiB))).toBe(true);
+      expect(gets()).toBe(before + 1);
+    });
+
+    it('writes every held block at shutdown (flushDisk)', async () => {
+      const disk = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger });
+      await disk.ready;
+      const cache = writeBehind(disk, 16 * MiB, 8 * MiB, 60_000);
+      await Promise.all([0, 1, 2, 3].map((index) => cache.read(object, index)));
+      await cache.flushDisk();
+      expect(cache.lateWrites).toBe(4);
+      expect(await onDiskAfterRestart([0, 1, 2, 3])).toEqual({ same: true, gets: 0 });
     });
   });
 
