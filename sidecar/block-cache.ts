@@ -34,15 +34,15 @@ export interface BlockCacheOptions {
   readonly dataset: string;
   /**
    * Write-behind: up to this many bytes of blocks fetched from S3 wait in the memory tier, and
-   * are written to the disk tier once loads pause (`WRITE_BEHIND_IDLE_MS`) or when the memory
+   * are written to the disk tier once block reads pause (`WRITE_BEHIND_IDLE_MS`) or when the memory
    * tier lets them go; 0 (the default) writes every block as it arrives.
    */
   readonly writeBehindBytes?: number;
-  /** How long loads must pause before held blocks are written (default `WRITE_BEHIND_IDLE_MS`). */
+  /** How long block reads must pause before held blocks are written (default `WRITE_BEHIND_IDLE_MS`). */
   readonly writeBehindIdleMs?: number;
 }
 
-/** Loads must have paused this long before blocks held back by write-behind are written. */
+/** Block reads must have paused this long before blocks held back by write-behind are written. */
 export const WRITE_BEHIND_IDLE_MS = 100;
 
 /**
@@ -77,7 +77,7 @@ export class BlockCache {
   /**
    * Blocks not yet on disk, oldest first, with their lengths: held back by write-behind, or
    * dropped because the disk fell behind. They stay in the memory tier (`demote` skips them), and
-   * are written once the disk has room again (with write-behind: once loads pause), when the
+   * are written once the disk has room again (with write-behind: once reads pause), when the
    * memory tier evicts them, or at shutdown (`flushDisk`), so a restarted sidecar or the next pod
    * on the node finds them there.
    */
@@ -91,10 +91,13 @@ export class BlockCache {
    * fetches it from S3 again.
    */
   lostWrites = 0;
-  /** Loads started so far, and the count when the idle check last looked (write-behind). */
-  private loads = 0;
-  private loadsSeen = -1;
-  /** Loads have paused (write-behind): unwritten blocks may be written now. */
+  /**
+   * Block reads so far (memory hits, loads and prefetches), and the count when the idle check
+   * last looked (write-behind).
+   */
+  private activity = 0;
+  private activitySeen = -1;
+  /** Reads have paused (write-behind): unwritten blocks may be written now. */
   private idle = false;
   private idleCheck: NodeJS.Timeout | undefined;
   /** Blocks registered during this turn of the event loop, by object version, loaded at its end. */
@@ -137,6 +140,7 @@ export class BlockCache {
 
   /** The block `index` of `object` (shorter than blockSize only at the end of the object). */
   read(object: ObjectVersion, index: number): Promise<Buffer> {
+    this.activity++;
     const id = this.idOf(object, index);
     const hit = this.memory.get(id);
     if (hit) {
@@ -173,6 +177,7 @@ export class BlockCache {
 
   /** The block if it is in memory now (the read path's fast lane: no promise). */
   peek(object: ObjectVersion, index: number): Buffer | undefined {
+    this.activity++;
     const hit = this.memory.get(this.idOf(object, index));
     if (hit) this.memoryHits.value++;
     return hit;
@@ -271,7 +276,7 @@ export class BlockCache {
   }
 
   private async fill(object: ObjectVersion, blocks: Wanted[]): Promise<void> {
-    this.loads++;
+    this.activity++;
     this.idle = false;
     let missing = blocks;
     const fetches: Array<Promise<void>> = [];
@@ -348,10 +353,10 @@ export class BlockCache {
   }
 
   /**
-   * Write-behind's clock: every `writeBehindIdleMs` while blocks wait, it looks whether a load
-   * started since it last looked; once none did, the blocks are written (`writeLater`). So they
-   * are written between one and two periods after the last load. The timer does not keep the
-   * process alive.
+   * Write-behind's clock: every `writeBehindIdleMs` while blocks wait, it looks whether a block
+   * was read since it last looked (a memory hit too: a warm pass served from memory is as busy as
+   * a cold one); once none was, the blocks are written (`writeLater`). So they are written
+   * between one and two periods after the last read. The timer does not keep the process alive.
    */
   private watchForIdle(): void {
     if (this.idleCheck) return;
@@ -361,8 +366,9 @@ export class BlockCache {
         this.idleCheck = undefined;
         return;
       }
-      if (this.loads !== this.loadsSeen) {
-        this.loadsSeen = this.loads;
+      if (this.activity !== this.activitySeen) {
+        this.activitySeen = this.activity;
+        this.idle = false;
         return;
       }
       this.idle = true;
@@ -398,7 +404,7 @@ export class BlockCache {
    * late write shares the disk workers with readers who are waiting now, and a warm pass that
    * ran beside the late writes of its cold pass lost up to a third of its speed. The last read of
    * a batch calls this again (`fill`), so what waited is written once the readers are done.
-   * With write-behind they also wait until loads pause (`watchForIdle`): on a busy CPU, every
+   * With write-behind they also wait until reads pause (`watchForIdle`): on a busy CPU, every
    * block written during a cold read is CPU taken from that read.
    */
   private writeLater(evenWhileReading = false): void {

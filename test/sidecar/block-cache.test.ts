@@ -193,6 +193,21 @@ describe('block-cache', () => {
       expect(cache.lateWrites).toBe(2);
     });
 
+    it('keeps holding while reads are served from memory (a warm pass)', async () => {
+      const disk = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger });
+      await disk.ready;
+      const cache = writeBehind(disk, 64 * MiB, 2 * MiB, 500);
+      await Promise.all([0, 1].map((index) => cache.read(object, index)));
+      for (let turn = 0; turn < 16; turn++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(cache.peek(object, turn % 2)?.equals(data.subarray((turn % 2) * MiB, ((turn % 2) + 1) * MiB))).toBe(true);
+      }
+      await disk.flush();
+      expect(cache.lateWrites).toBe(0);
+      await until(() => cache.lateWrites === 2);
+      expect(cache.lateWrites).toBe(2);
+    });
+
     it('writes a held block when the memory tier lets it go', async () => {
       const disk = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger });
       await disk.ready;
