@@ -170,12 +170,14 @@ export class DiskCache {
    * once this tier no longer reads `data` (written or failed): until then its memory must not be
    * reused. 'busy' when it was dropped because too many writes wait (the caller may try again
    * later); undefined when it is not wanted (already cached or queued, or the disk is full).
+   * `extraPending` lets this write queue beyond the bound by that many (a block whose only copy
+   * is about to leave memory).
    */
-  put(id: string, data: Buffer): Promise<void> | 'busy' | undefined {
+  put(id: string, data: Buffer, extraPending = 0): Promise<void> | 'busy' | undefined {
     if (Date.now() < this.fullUntil) return undefined;
     const relative = this.relativeOf(id);
     if (this.index.has(relative) || this.queued.has(relative)) return undefined;
-    if (this.writes.pending >= this.maxPendingWrites) {
+    if (this.writes.pending >= this.maxPendingWrites + extraPending) {
       this.droppedWrites++;
       return 'busy';
     }

@@ -149,8 +149,8 @@ describe('block-cache', () => {
   });
 
   describe('with write-behind', () => {
-    const writeBehind = (disk: DiskCache, memoryBytes: number, writeBehindBytes: number, writeBehindIdleMs: number) =>
-      new BlockCache(client, new MemoryCache(memoryBytes), disk, { ...options, writeBehindBytes, writeBehindIdleMs }, new SidecarMetrics());
+    const writeBehind = (disk: DiskCache, memoryBytes: number, writeBehindBytes: number, writeBehindIdleMs: number, evictionExtraWrites = 0) =>
+      new BlockCache(client, new MemoryCache(memoryBytes), disk, { ...options, writeBehindBytes, writeBehindIdleMs, evictionExtraWrites }, new SidecarMetrics());
     /** A fresh process's view of `dir`: whether blocks `indices` come from disk, with no GET. */
     const onDiskAfterRestart = async (indices: number[]) => {
       const restarted = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger });
@@ -232,6 +232,17 @@ describe('block-cache', () => {
       const before = gets();
       expect((await cache.read(object, 0)).equals(data.subarray(0, MiB))).toBe(true);
       expect(gets()).toBe(before + 1);
+    });
+
+    it('lets such a write queue a little beyond the disk\'s bound rather than lose the block', async () => {
+      const disk = new DiskCache({ dir, maxBytes: 64 * MiB, keys, log: silentLogger, maxPendingWrites: 1 });
+      await disk.ready;
+      const cache = writeBehind(disk, 2 * MiB, 2 * MiB, 60_000, 2);
+      await Promise.all([0, 1].map((index) => cache.read(object, index)));
+      await Promise.all([2, 3].map((index) => cache.read(object, index)));
+      await disk.flush();
+      expect({ late: cache.lateWrites, lost: cache.lostWrites }).toEqual({ late: 2, lost: 0 });
+      expect(await onDiskAfterRestart([0, 1, 2])).toEqual({ same: true, gets: 0 });
     });
 
     it('writes every held block at shutdown (flushDisk)', async () => {
