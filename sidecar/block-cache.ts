@@ -430,7 +430,11 @@ export class BlockCache {
       const block = this.memory.peek(id);
       if (!block) continue; // evicted meanwhile: the disk tier will not have it
       const written = disk.put(id, block);
-      if (!written || written === 'busy') continue; // cached meanwhile, or the disk filled up
+      if (written === 'busy') {
+        this.holdUnwritten(id, block.length); // the queue filled up after all: wait again
+        return;
+      }
+      if (!written) continue; // cached meanwhile, or the disk filled up
       this.lateWrites++;
       this.pinUntilWritten(block, written);
     }
