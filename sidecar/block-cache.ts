@@ -94,7 +94,8 @@ export class BlockCache {
    * on the node finds them there.
    */
   private readonly unwritten = new Map<string, number>();
-  private unwrittenBytes = 0;
+  /** Bytes of the unwritten blocks (metrics). */
+  unwrittenBytes = 0;
   /** Blocks written to disk later than they arrived, from the memory tier (statistics, tests). */
   lateWrites = 0;
   /**

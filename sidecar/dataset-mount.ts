@@ -122,6 +122,7 @@ export function buildDataset(spec: DatasetSpec, rawClient: ObjectClient, log: Lo
       metrics.diskCacheDropped.set({ dataset: spec.name }, disk.droppedWrites);
       metrics.diskCacheLateWrites.set({ dataset: spec.name }, blocks.lateWrites);
       metrics.diskCacheLostWrites.set({ dataset: spec.name }, blocks.lostWrites);
+      metrics.diskCacheUnwrittenBytes.set({ dataset: spec.name }, blocks.unwrittenBytes);
     }
   });
   return { handlers, blocks, disk, memory, client };

@@ -95,6 +95,7 @@ export class SidecarMetrics {
   readonly diskCacheDropped = new Counter('datamount_disk_cache_dropped_writes_total', 'Blocks not written to the disk cache because its write queue was full or the disk was full.', 'counter');
   readonly diskCacheLateWrites = new Counter('datamount_disk_cache_late_writes_total', 'Blocks written to the disk cache later than they arrived (held back by write-behind, or dropped while the disk fell behind), from the memory cache.', 'counter');
   readonly diskCacheLostWrites = new Counter('datamount_disk_cache_lost_writes_total', 'Blocks the memory cache let go before they were written to the disk cache (fetched from S3 again when read).', 'counter');
+  readonly diskCacheUnwrittenBytes = new Counter('datamount_disk_cache_unwritten_bytes', 'Bytes of blocks in the memory cache waiting to be written to the disk cache (write-behind, or dropped while the disk fell behind).', 'gauge');
   readonly siblingPrefetchFiles = new Counter('datamount_sibling_prefetch_files_total', 'Files whose first block was fetched ahead of readers going through their directory.');
   readonly siblingPrefetchBytes = new Counter('datamount_sibling_prefetch_bytes_total', 'Bytes asked for by sibling prefetch (first block of each file).');
   readonly siblingPrefetchUsed = new Counter('datamount_sibling_prefetch_used_total', 'Files fetched ahead that a reader then opened.');
@@ -104,7 +105,7 @@ export class SidecarMetrics {
 
   private readonly all: Metric[] = [
     this.cacheHits, this.cacheMisses, this.s3Bytes, this.s3Requests, this.s3Latency, this.prefetchWindow,
-    this.bytesRead, this.bytesUploaded, this.errors, this.mounted, this.diskCacheBytes, this.memoryCacheBytes, this.diskCacheDropped, this.diskCacheLateWrites, this.diskCacheLostWrites,
+    this.bytesRead, this.bytesUploaded, this.errors, this.mounted, this.diskCacheBytes, this.memoryCacheBytes, this.diskCacheDropped, this.diskCacheLateWrites, this.diskCacheLostWrites, this.diskCacheUnwrittenBytes,
     this.siblingPrefetchFiles, this.siblingPrefetchBytes, this.siblingPrefetchUsed, this.siblingPrefetchUnused,
     this.listingPrefetch, this.listingPrefetchUsed,
   ];

@@ -170,10 +170,12 @@ describe('block-cache', () => {
       const cache = writeBehind(disk, 16 * MiB, 4 * MiB, 1000);
       await Promise.all([0, 1, 2, 3, 4, 5].map((index) => cache.read(object, index))); // one GET
       await disk.flush();
-      expect({ onDisk: disk.bytes, late: cache.lateWrites }).toEqual({ onDisk: 2 * (MiB + BLOCK_FILE_OVERHEAD), late: 0 });
+      expect({ onDisk: disk.bytes, late: cache.lateWrites, waiting: cache.unwrittenBytes }).toEqual({ onDisk: 2 * (MiB + BLOCK_FILE_OVERHEAD), late: 0, waiting: 4 * MiB });
       await until(() => cache.lateWrites === 4);
       await disk.flush();
-      expect({ onDisk: disk.bytes, late: cache.lateWrites, lost: cache.lostWrites }).toEqual({ onDisk: 6 * (MiB + BLOCK_FILE_OVERHEAD), late: 4, lost: 0 });
+      expect({ onDisk: disk.bytes, late: cache.lateWrites, lost: cache.lostWrites, waiting: cache.unwrittenBytes }).toEqual({
+        onDisk: 6 * (MiB + BLOCK_FILE_OVERHEAD), late: 4, lost: 0, waiting: 0,
+      });
       expect(await onDiskAfterRestart([0, 1, 2, 3, 4, 5])).toEqual({ same: true, gets: 0 });
     });
 

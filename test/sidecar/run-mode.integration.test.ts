@@ -112,6 +112,8 @@ describe('datamount-sidecar run (integration)', () => {
     // The one block read waits for the disk (write-behind) until reads pause: written by now or not.
     expect(metrics.body).toMatch(/^datamount_disk_cache_late_writes_total\{dataset="ml\/training"\} [01]$/m);
     expect(metrics.body).toMatch(/^datamount_disk_cache_lost_writes_total\{dataset="ml\/training"\} 0$/m);
+    // 16 bytes read, so 0 or 16 still waiting for the disk.
+    expect(metrics.body).toMatch(/^datamount_disk_cache_unwritten_bytes\{dataset="ml\/training"\} (0|16)$/m);
     expect(metrics.body).not.toContain('S3RVER');
 
     const write = await shell(`touch '${training}/new-file'`);
