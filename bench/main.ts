@@ -126,16 +126,22 @@ function runPlacementPart(config: BenchConfig, report: BenchReport): void {
   report.parts.placement = { options, rows };
 }
 
-async function writeResults(config: BenchConfig, report: BenchReport): Promise<void> {
+/** What the run's read figures add up to, worked out once for the console and the files. */
+interface Verdicts {
+  readonly targets: ReturnType<typeof judgeTargets>;
+  /** The cold sequential runs' CPU per process, if the run has them. */
+  readonly budget: string | undefined;
+}
+
+async function writeResults(config: BenchConfig, report: BenchReport, { targets, budget }: Verdicts): Promise<void> {
   const outDir = path.resolve(REPO, config.outDir);
   await fs.mkdir(outDir, { recursive: true });
   const json = path.join(outDir, 'latest.json');
-  await fs.writeFile(`${json}.tmp`, `${JSON.stringify({ ...report, targets: judgeTargets(report) }, null, 2)}\n`);
+  await fs.writeFile(`${json}.tmp`, `${JSON.stringify({ ...report, targets }, null, 2)}\n`);
   await fs.rename(`${json}.tmp`, json);
   if (report.results.length > 0) {
     await fs.writeFile(path.join(outDir, 'comparison.svg'), drawChart(report));
-    const budget = formatCpuBudget(report);
-    const markdown = `${formatMarkdownTable(report)}\n\n${budget ? `\`\`\`\n${budget}\n\`\`\`\n\n` : ''}${formatMarkdownTargets(judgeTargets(report))}\n`;
+    const markdown = `${formatMarkdownTable(report)}\n\n${budget ? `\`\`\`\n${budget}\n\`\`\`\n\n` : ''}${formatMarkdownTargets(targets)}\n`;
     await fs.writeFile(path.join(outDir, 'latest.md'), markdown);
   }
   log(`\nwrote ${path.relative(REPO, json)}${report.results.length > 0 ? ` and ${path.relative(REPO, path.join(outDir, 'comparison.svg'))}` : ''}`);
@@ -172,11 +178,11 @@ async function main(argv: string[]): Promise<number> {
     await cleanUp();
   }
   if (config.parts.includes('placement')) runPlacementPart(config, report);
+  const verdicts: Verdicts = { targets: judgeTargets(report), budget: formatCpuBudget(report) || undefined };
   if (report.results.length > 0) {
-    const budget = formatCpuBudget(report);
-    log(`\n${formatTable(report)}${budget ? `\n\n${budget}` : ''}\n\ntargets (datamount, ratios within this run):\n${formatTargets(judgeTargets(report))}`);
+    log(`\n${formatTable(report)}${verdicts.budget ? `\n\n${verdicts.budget}` : ''}\n\ntargets (datamount, ratios within this run):\n${formatTargets(verdicts.targets)}`);
   }
-  await writeResults(config, report);
+  await writeResults(config, report, verdicts);
   return report.results.some((r) => r.error?.startsWith('WRONG BYTES') || r.error?.includes('WRONG BYTES')) ? 1 : 0;
 }
 
