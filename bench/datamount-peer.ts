@@ -37,8 +37,6 @@ function args(target: MountTarget, extraArgs: readonly string[]): string[] {
     '--read-only',
     ...disk,
     '--cache-memory', DATAMOUNT_CACHE_MEMORY,
-    // As the sidecar does in pods (run-command.ts): the memory cache is touched before the reads.
-    '--prefault-memory',
     '--metadata-ttl', METADATA_TTL_S,
     ...extraArgs.filter((arg) => arg !== NO_DISK_CACHE),
   ];

@@ -138,14 +138,6 @@ export class BlockCache {
     });
   }
 
-  /**
-   * Allocate the memory tier's blocks and touch their pages now (block-recycler.ts `prefault`):
-   * the mount does it before it serves, so reads fill memory that is already there.
-   */
-  prefaultMemory(): Promise<void> {
-    return this.recycler.prefault(Math.floor(this.memory.maxBytes / this.options.blockSize));
-  }
-
   /** Block buffers reused instead of allocated (tests). */
   get reusedBuffers(): number {
     return this.recycler.reused;

@@ -26,8 +26,6 @@ export class BlockRecycler {
   private quarantine: Buffer[] = [];
   private quarantineScheduled = false;
   private readonly free: Buffer[] = [];
-  /** Buffers allocated and touched ahead of need (`prefault`), handed out before new ones. */
-  private readonly prefaulted: Buffer[] = [];
   /** Buffers handed out again instead of allocated (metrics, tests). */
   reused = 0;
 
@@ -44,35 +42,6 @@ export class BlockRecycler {
   acquire(size: number): Buffer {
     const reused = this.reuse(size);
     if (reused) return reused;
-    if (size === this.blockSize) {
-      const ready = this.prefaulted.pop();
-      if (ready) return ready;
-    }
-    return this.allocate(size);
-  }
-
-  /**
-   * Allocate `count` full-size blocks and touch every page of them now, so the reads that fill
-   * them later do not pay the first touch. On the bench VM a page touched for the first time is
-   * a fault the host serves too (its free memory is handed back to the host), and a cold 1 GiB
-   * read through a 512 MiB memory tier spent about half a second of the sidecar's CPU on them
-   * (BENCHMARKS.md, seventh session). Done in slices of `slice` blocks, one turn of the event
-   * loop each, so probes and metrics are answered meanwhile.
-   */
-  async prefault(count: number, slice = 16): Promise<void> {
-    for (let done = 0; done < count; ) {
-      const end = Math.min(count, done + slice);
-      for (; done < end; done++) this.prefaulted.push(this.allocate(this.blockSize).fill(0));
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-  }
-
-  /** Blocks made by `prefault` and not handed out yet (tests). */
-  get prefaultedFree(): number {
-    return this.prefaulted.length;
-  }
-
-  private allocate(size: number): Buffer {
     // Not from Node's shared 8 KiB pool, so a full-size block owns its ArrayBuffer.
     const block = Buffer.allocUnsafeSlow(size);
     if (size === this.blockSize) this.owned.add(block.buffer);

@@ -37,8 +37,6 @@ export interface DatasetSpec {
   readonly cacheDir?: string;
   readonly cacheBytes: number;
   readonly memoryBytes: number;
-  /** Allocate and touch the memory tier's blocks before mounting (BlockCache.prefaultMemory). */
-  readonly prefaultMemory?: boolean;
   readonly uid: number;
   readonly gid: number;
   readonly allowOther: boolean;
@@ -156,9 +154,6 @@ export async function mountDataset(spec: DatasetSpec, log: Logger, metrics: Side
     await parts.client.list({ prefix: new PathNames(spec.prefix).prefix, delimiter: '/', maxKeys: 1 }).catch((error: unknown) => {
       throw new Error(`cannot list s3://${spec.bucket}/${spec.prefix} at ${spec.endpoint}: ${(error as Error).message}`, { cause: error });
     });
-    // The memory tier's blocks, allocated and touched before the first read (a sidecar starts
-    // before its pod's workload, so this is start-up time, not read time).
-    if (spec.prefaultMemory) await parts.blocks.prefaultMemory();
     mounted = await mountHandlers(parts.handlers, {
       mountPoint: spec.mountPoint,
       allowOther: spec.allowOther,

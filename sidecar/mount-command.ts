@@ -25,8 +25,6 @@ export const MOUNT_USAGE = `usage: datamount-sidecar mount s3://bucket[/prefix] 
   --cache-dir DIR       disk block cache folder (default: none, memory cache only)
   --cache-size Q        disk cache bound, a quantity (default 10Gi)
   --cache-memory Q      memory cache bound, a quantity (default 512Mi)
-  --prefault-memory     allocate and touch the whole memory cache before mounting, so reads do
-                        not pay first-touch page faults (the sidecar does this in pods)
   --uid N --gid N       owner shown for every file (default: the caller's)
   --allow-other         let other users use the mount (needs user_allow_other or root)
   --metadata-ttl S      seconds attributes and listings are trusted (default 5)
@@ -63,7 +61,6 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
         'cache-dir': { type: 'string' },
         'cache-size': { type: 'string', default: '10Gi' },
         'cache-memory': { type: 'string', default: '512Mi' },
-        'prefault-memory': { type: 'boolean', default: false },
         uid: { type: 'string' },
         gid: { type: 'string' },
         'allow-other': { type: 'boolean', default: false },
@@ -146,7 +143,6 @@ export function parseMountArgs(argv: string[], env: NodeJS.ProcessEnv, defaults:
       cacheDir: values['cache-dir'] === undefined ? undefined : path.resolve(values['cache-dir']),
       cacheBytes,
       memoryBytes,
-      prefaultMemory: values['prefault-memory'],
       uid,
       gid,
       allowOther: values['allow-other'],

@@ -35,8 +35,6 @@ export function datasetSpecs(config: SidecarConfig): DatasetSpec[] {
     // The pod's budgets are shared evenly by its datasets.
     cacheBytes: Math.floor(config.cacheSizeBytes / share),
     memoryBytes: Math.floor(config.cacheMemoryBytes / share),
-    // A pod's sidecar starts before its workload, and its memory request covers the cache.
-    prefaultMemory: true,
     uid: config.uid,
     gid: config.gid,
     allowOther: true,

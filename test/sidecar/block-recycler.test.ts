@@ -29,36 +29,6 @@ describe('BlockRecycler', () => {
     });
   });
 
-  describe('when blocks are prefaulted', () => {
-    it('hands out those blocks, zero-filled, before allocating new ones, and only for the block size', async () => {
-      const recycler = new BlockRecycler(SIZE);
-      await recycler.prefault(3);
-      expect(recycler.prefaultedFree).toBe(3);
-      expect(recycler.acquire(SIZE - 1).length).toBe(SIZE - 1);
-      expect(recycler.prefaultedFree).toBe(3);
-      const handed = [recycler.acquire(SIZE), recycler.acquire(SIZE), recycler.acquire(SIZE)];
-      expect(handed.map((block) => [block.length, block.every((byte) => byte === 0)])).toEqual([[SIZE, true], [SIZE, true], [SIZE, true]]);
-      expect(recycler.prefaultedFree).toBe(0);
-      // They are its own blocks: evicted, their memory comes back.
-      recycler.evicted(handed[0] as Buffer);
-      await nextTurn();
-      expect(recycler.acquire(SIZE).buffer).toBe(handed[0]?.buffer);
-    });
-
-    it('lets the event loop run between slices', async () => {
-      const recycler = new BlockRecycler(SIZE);
-      const turns: number[] = [];
-      const watch = (): void => {
-        turns.push(recycler.prefaultedFree);
-        if (recycler.prefaultedFree < 64) setImmediate(watch);
-      };
-      setImmediate(watch);
-      await recycler.prefault(64, 16);
-      // Other callbacks ran while it was part-way through.
-      expect(turns.some((count) => count > 0 && count < 64)).toBe(true);
-    });
-  });
-
   describe('when a block is pinned while it is evicted', () => {
     it('is reused only after its last pin is gone', async () => {
       const recycler = new BlockRecycler(SIZE);

@@ -9,7 +9,7 @@ describe('mount-command', () => {
       const { spec, logLevel } = parse(['s3://bucket', '/mnt/x', '--endpoint', 'http://127.0.0.1:9000']);
       expect(spec).toMatchObject({
         bucket: 'bucket', prefix: '', endpoint: 'http://127.0.0.1:9000', readOnly: false, mountPoint: '/mnt/x',
-        cacheDir: undefined, cacheBytes: 10 * 2 ** 30, memoryBytes: 512 * 2 ** 20, prefaultMemory: false, uid: 500, gid: 501,
+        cacheDir: undefined, cacheBytes: 10 * 2 ** 30, memoryBytes: 512 * 2 ** 20, uid: 500, gid: 501,
         forcePathStyle: true, allowOther: false, metadataTtlMs: 5000, credentials: undefined,
         siblingPrefetch: { aheadFiles: 64, maxRequests: 32 }, listingPrefetch: { directories: 8 },
       });
@@ -19,12 +19,12 @@ describe('mount-command', () => {
     it('takes every option', () => {
       const { spec } = parse(
         ['s3://bucket/some/prefix', 'rel-dir', '--endpoint', 'https://s3.example.com', '--region', 'eu-de', '--read-only', '--cache-dir', '/tmp/c',
-          '--cache-size', '2Gi', '--cache-memory', '64Mi', '--prefault-memory', '--uid', '7', '--gid', '8', '--allow-other', '--metadata-ttl', '0.5', '--prefetch-max', '16Mi', '--virtual-hosted',
+          '--cache-size', '2Gi', '--cache-memory', '64Mi', '--uid', '7', '--gid', '8', '--allow-other', '--metadata-ttl', '0.5', '--prefetch-max', '16Mi', '--virtual-hosted',
           '--sibling-prefetch', '0', '--sibling-prefetch-requests', '4', '--listing-prefetch', '2'],
         { AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'secret' },
       );
       expect(spec).toMatchObject({
-        prefix: 'some/prefix', region: 'eu-de', readOnly: true, cacheDir: '/tmp/c', cacheBytes: 2 * 2 ** 30, memoryBytes: 64 * 2 ** 20, prefaultMemory: true,
+        prefix: 'some/prefix', region: 'eu-de', readOnly: true, cacheDir: '/tmp/c', cacheBytes: 2 * 2 ** 30, memoryBytes: 64 * 2 ** 20,
         uid: 7, gid: 8, allowOther: true, metadataTtlMs: 500, forcePathStyle: false, prefetch: { maxWindowBytes: 16 * 2 ** 20 },
         siblingPrefetch: { aheadFiles: 0, maxRequests: 4 }, listingPrefetch: { directories: 2 },
         credentials: { accessKeyId: 'id', secretAccessKey: 'secret' },

@@ -13,8 +13,7 @@ describe('run-command', () => {
     ])('gives every dataset the read-ahead of %s', (_name, fields, sibling, listing) => {
       const specs = datasetSpecs(parseSidecarConfig({ ...example, ...fields }, env));
       expect(specs.length).toBeGreaterThan(1);
-      // A pod's sidecar touches its memory cache before the workload starts (it is what the pod asked for).
-      for (const spec of specs) expect(spec).toMatchObject({ siblingPrefetch: sibling, listingPrefetch: listing, prefaultMemory: true });
+      for (const spec of specs) expect(spec).toMatchObject({ siblingPrefetch: sibling, listingPrefetch: listing });
     });
 
     it.each([
