@@ -94,8 +94,7 @@ export class BlockCache {
    * on the node finds them there.
    */
   private readonly unwritten = new Map<string, number>();
-  /** Bytes of the unwritten blocks (metrics). */
-  unwrittenBytes = 0;
+  private unwrittenTotal = 0;
   /** Blocks written to disk later than they arrived, from the memory tier (statistics, tests). */
   lateWrites = 0;
   /**
@@ -104,14 +103,16 @@ export class BlockCache {
    * fetches it from S3 again.
    */
   lostWrites = 0;
+  /** `options.writeBehindBytes`, 0 when not set: write-behind is off. */
+  private readonly writeBehindBytes: number;
   /**
-   * Block reads so far (memory hits, loads and prefetches), and the count when the idle check
-   * last looked (write-behind).
+   * Block reads so far (memory hits, loads and prefetches), the count when the idle check last
+   * looked, and the count at which it found reads paused (write-behind): reads are paused while
+   * no read came since (`idle`).
    */
   private activity = 0;
   private activitySeen = -1;
-  /** Reads have paused (write-behind): unwritten blocks may be written now. */
-  private idle = false;
+  private pausedAt = -1;
   private idleCheck: NodeJS.Timeout | undefined;
   /** Blocks registered during this turn of the event loop, by object version, loaded at its end. */
   private readonly batch = new Map<string, { object: ObjectVersion; blocks: Wanted[] }>();
@@ -128,6 +129,7 @@ export class BlockCache {
     readonly options: BlockCacheOptions,
     private readonly metrics: SidecarMetrics,
   ) {
+    this.writeBehindBytes = options.writeBehindBytes ?? 0;
     this.memoryHits = metrics.cacheHits.series({ dataset: options.dataset, tier: 'memory' });
     this.memoryMisses = metrics.cacheMisses.series({ dataset: options.dataset, tier: 'memory' });
     this.recycler = new BlockRecycler(options.blockSize);
@@ -136,6 +138,16 @@ export class BlockCache {
       if (this.forgetUnwritten(id)) this.writeEvicted(id, block);
       this.recycler.evicted(block);
     });
+  }
+
+  /** Bytes of the blocks waiting in memory for their disk write (metrics). */
+  get unwrittenBytes(): number {
+    return this.unwrittenTotal;
+  }
+
+  /** Write-behind found block reads paused, and none came since. */
+  private get idle(): boolean {
+    return this.activity === this.pausedAt;
   }
 
   /** Block buffers reused instead of allocated (tests). */
@@ -290,7 +302,6 @@ export class BlockCache {
 
   private async fill(object: ObjectVersion, blocks: Wanted[]): Promise<void> {
     this.activity++;
-    this.idle = false;
     let missing = blocks;
     const fetches: Array<Promise<void>> = [];
     if (this.disk) {
@@ -339,7 +350,7 @@ export class BlockCache {
    */
   private store(id: string, block: Buffer): void {
     if (!this.disk) return;
-    if (this.unwrittenBytes + block.length <= (this.options.writeBehindBytes ?? 0) && !this.disk.degraded) {
+    if (this.unwrittenTotal + block.length <= this.writeBehindBytes && !this.disk.degraded) {
       this.holdUnwritten(id, block.length);
       return;
     }
@@ -351,9 +362,9 @@ export class BlockCache {
   private holdUnwritten(id: string, length: number): void {
     this.forgetUnwritten(id);
     this.unwritten.set(id, length);
-    this.unwrittenBytes += length;
+    this.unwrittenTotal += length;
     if (this.unwritten.size > MAX_UNWRITTEN && this.forgetUnwritten(this.unwritten.keys().next().value as string)) this.lostWrites++;
-    if ((this.options.writeBehindBytes ?? 0) > 0) this.watchForIdle();
+    if (this.writeBehindBytes > 0) this.watchForIdle();
   }
 
   /** Remove `id` from the unwritten blocks; true if it was one. */
@@ -361,7 +372,7 @@ export class BlockCache {
     const length = this.unwritten.get(id);
     if (length === undefined) return false;
     this.unwritten.delete(id);
-    this.unwrittenBytes -= length;
+    this.unwrittenTotal -= length;
     return true;
   }
 
@@ -381,10 +392,9 @@ export class BlockCache {
       }
       if (this.activity !== this.activitySeen) {
         this.activitySeen = this.activity;
-        this.idle = false;
         return;
       }
-      this.idle = true;
+      this.pausedAt = this.activity;
       this.writeLater();
     }, this.options.writeBehindIdleMs ?? WRITE_BEHIND_IDLE_MS);
     this.idleCheck.unref();
@@ -424,7 +434,7 @@ export class BlockCache {
   private writeLater(evenWhileReading = false): void {
     const disk = this.disk;
     if (!disk || (disk.reading && !evenWhileReading)) return;
-    if ((this.options.writeBehindBytes ?? 0) > 0 && !this.idle && !evenWhileReading) return;
+    if (this.writeBehindBytes > 0 && !this.idle && !evenWhileReading) return;
     for (const id of this.unwritten.keys()) {
       if (!disk.hasRoom) return;
       this.forgetUnwritten(id);
