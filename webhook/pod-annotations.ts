@@ -141,7 +141,7 @@ export function parsePodRequest(annotations: Record<string, string> | undefined,
 
   const resources: SidecarResourceRequest = {};
   for (const [field, key] of Object.entries(SIDECAR_RESOURCE_ANNOTATIONS) as [keyof SidecarResourceRequest, string][]) {
-    const value = readQuantity(all, key, problems);
+    const value = readQuantity(all, key, problems, ANY_QUANTITY);
     if (value !== undefined) resources[field] = value;
   }
   checkRequestWithinLimit(resources.cpuRequest, resources.cpuLimit, 'cpu', problems);
@@ -167,9 +167,9 @@ export function parsePodRequest(annotations: Record<string, string> | undefined,
   };
   // 0: no disk tier, the memory tier only (a single pass over data too large to cache, on a node
   // short of CPU: writing every block to the node cache is most of a cold read's cost).
-  const cacheSize = readQuantity(all, CACHE_SIZE_ANNOTATION, problems, true, 'no disk cache');
+  const cacheSize = readQuantity(all, CACHE_SIZE_ANNOTATION, problems, BYTES_OR_NO_DISK_CACHE);
   if (cacheSize !== undefined) request.cacheSize = cacheSize;
-  const cacheMemory = readQuantity(all, CACHE_MEMORY_ANNOTATION, problems, true);
+  const cacheMemory = readQuantity(all, CACHE_MEMORY_ANNOTATION, problems, SOME_BYTES);
   if (cacheMemory !== undefined) request.cacheMemory = cacheMemory;
   return { request, problems, warnings };
 }
@@ -225,15 +225,25 @@ export function checkMountPath(path: string): string | { problem: string } {
   return normalised;
 }
 
-/** A quantity annotation; `bytes`: at least 1 byte, or 0 too when `zeroMeans` says what 0 does. */
-function readQuantity(all: Record<string, string>, key: string, problems: string[], bytes = false, zeroMeans?: string): string | undefined {
+/** The smallest value a quantity annotation takes, and how its error message says so. */
+interface QuantityFloor {
+  readonly least: number;
+  readonly help: string;
+}
+
+/** Any quantity that is not negative (CPU, memory of the sidecar's resources). */
+const ANY_QUANTITY: QuantityFloor = { least: 0, help: '' };
+/** A cache bound: at least 1 byte. */
+const SOME_BYTES: QuantityFloor = { least: 1, help: ', at least 1 byte' };
+/** The disk cache bound: 0 means no disk tier, the memory tier only. */
+const BYTES_OR_NO_DISK_CACHE: QuantityFloor = { least: 0, help: ', or 0 for no disk cache' };
+
+function readQuantity(all: Record<string, string>, key: string, problems: string[], floor: QuantityFloor): string | undefined {
   const text = all[key];
   if (text === undefined) return undefined;
   const value = parseQuantity(text);
-  const least = bytes && zeroMeans === undefined ? 1 : 0;
-  if (value === undefined || value < least) {
-    const floor = !bytes ? '' : zeroMeans === undefined ? ', at least 1 byte' : `, or 0 for ${zeroMeans}`;
-    problems.push(`annotation ${key}: "${text}" is not accepted; expected ${QUANTITY_HELP}${floor}`);
+  if (value === undefined || value < floor.least) {
+    problems.push(`annotation ${key}: "${text}" is not accepted; expected ${QUANTITY_HELP}${floor.help}`);
     return undefined;
   }
   return text.trim();
