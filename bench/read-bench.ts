@@ -165,8 +165,6 @@ async function runPeer(options: ReadBenchOptions, peer: MountPeer, results: Work
   }
 }
 
-let cacheDirs = 0;
-
 /**
  * An empty cache folder of its own for one fresh mount. The folders of earlier mounts stay until
  * the bench ends (main.ts removes its work folder): deleting a cache right before the next cold
@@ -176,9 +174,9 @@ let cacheDirs = 0;
  * 0.2 to 0.33 s right after a 1 GiB cache was deleted (BENCHMARKS.md, seventh session).
  */
 async function freshCacheDir(workDir: string, peer: string): Promise<string> {
-  const dir = path.join(workDir, 'caches', `${peer}-${++cacheDirs}`);
-  await fs.mkdir(dir, { recursive: true });
-  return dir;
+  const caches = path.join(workDir, 'caches');
+  await fs.mkdir(caches, { recursive: true });
+  return fs.mkdtemp(path.join(caches, `${peer}-`));
 }
 
 export async function runReadBench(options: ReadBenchOptions): Promise<ReadBenchRun> {
