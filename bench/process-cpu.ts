@@ -5,8 +5,7 @@
  * mounter spends per byte decides its speed more than anything it overlaps.
  */
 import { promises as fs } from 'node:fs';
-
-const TICKS_PER_SECOND = 100;
+import { statField, TICKS_PER_SECOND } from '../test/support/proc-stat';
 
 /** Seconds of CPU `pid` has used so far, or undefined when it cannot be read. */
 export async function cpuSeconds(pid: number): Promise<number | undefined> {
@@ -16,9 +15,7 @@ export async function cpuSeconds(pid: number): Promise<number | undefined> {
 
 /** utime + stime of a /proc/<pid>/stat line, in seconds (the command name may hold spaces and parentheses). */
 export function parseCpuSeconds(stat: string): number | undefined {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After ")": state is field 3 of proc(5), so utime (14) and stime (15) are at 11 and 12 here.
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) / TICKS_PER_SECOND : undefined;
+  const utime = statField(stat, 14);
+  const stime = statField(stat, 15);
+  return utime !== undefined && stime !== undefined ? (utime + stime) / TICKS_PER_SECOND : undefined;
 }

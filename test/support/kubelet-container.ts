@@ -29,6 +29,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
+import { statField, TICKS_PER_SECOND } from './proc-stat';
 
 export interface ContainerLaunch {
   container: IContainer;
@@ -142,9 +143,6 @@ export async function startContainer(launch: ContainerLaunch): Promise<RunningCo
   };
 }
 
-/** /proc's clock: USER_HZ, 100 on Linux whatever the kernel's own tick. */
-const TICKS_PER_SECOND = 100;
-
 function ticksSinceBoot(): number {
   return Math.floor(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * TICKS_PER_SECOND);
 }
@@ -182,10 +180,7 @@ export async function sweepNamespace(namespaceId: string | undefined, bornBefore
 /** A process's start, in clock ticks since boot (proc(5) stat field 22), if it still exists. */
 async function startTicks(pid: string): Promise<number | undefined> {
   const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (stat === undefined) return undefined;
-  // After ")", the state is field 3: field 22 is at index 19.
-  const value = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-  return Number.isFinite(value) ? value : undefined;
+  return stat === undefined ? undefined : statField(stat, 22);
 }
 
 function sortedMounts(mounts: readonly IVolumeMount[]): IVolumeMount[] {
