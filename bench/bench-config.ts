@@ -40,8 +40,9 @@ export const USAGE = `usage: node dist/bench/main.js [options]   (make bench)
   --ttfb-ms N         latency model: time to first byte per request (default 20)
   --bandwidth Q       latency model: bandwidth per connection, bytes/s (default 100Mi)
   --readers N         parallel readers for the small-file workloads (default 8)
-  --cold-pairs N      after the peers, N more cold sequential runs of direct and datamount,
-                      alternated; the 0.9× target is judged on the median pair (default 4, quick 0)
+  --cold-pairs N      after the peers, N pairs of cold sequential runs of direct and datamount back
+                      to back, the order turned round every other pair; the 0.9× target is
+                      judged on the median pair (default 5, quick 0)
   --timeout-s N       timeout of one workload run (default 300, quick 90)
   --out DIR           where latest.json and comparison.svg go (default bench/results)
   --no-install        do not apt-get install missing peers (they are skipped)
@@ -123,7 +124,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   }
   if (errors.length > 0) throw new Error(`bad arguments:\n  ${errors.join('\n  ')}\n${USAGE}`);
   if (config.timeoutMs === 0) config.timeoutMs = (config.quick ? 90 : 300) * 1000;
-  if (config.coldPairs < 0) config.coldPairs = config.quick ? 0 : 4;
+  if (config.coldPairs < 0) config.coldPairs = config.quick ? 0 : 5;
   const childEnv = { ...env };
   delete childEnv.AWS_CA_BUNDLE;
   config.childEnv = childEnv;

@@ -57,9 +57,9 @@ export interface BenchReport {
   peers: PeerInfo[];
   results: WorkloadResult[];
   /**
-   * The cold sequential read again, direct and datamount alternated in pairs after all peers
-   * (`--cold-pairs`): one pair's ratio moves by ±0.15 on a shared machine, so that target is
-   * judged on the median pair, `results` being the first.
+   * The cold sequential read again after all peers, direct and datamount back to back in pairs
+   * whose order turns round every other pair (`--cold-pairs`): one pair's ratio moves by ±0.2
+   * with the shared machine's speed, so that target is judged on the median pair.
    */
   repeats?: WorkloadResult[];
   /** Other benchmark parts (webhook, placement) keep their own results here. */

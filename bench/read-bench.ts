@@ -32,7 +32,7 @@ export interface ReadBenchOptions {
   memoryCacheBytes: Record<string, number>;
   /** Processes serving S3 on this machine (the S3 server, the latency proxy): their CPU is reported per run. */
   backendPids: readonly number[];
-  /** Extra alternated pairs of the cold sequential read, direct then datamount (`repeatColdPairs`). */
+  /** Pairs of the cold sequential read run back to back after the peers (`repeatColdPairs`). */
   coldPairs: number;
   /** Called after every measured run (e.g. to trim the S3 server's request log). */
   afterEachRun?: () => void;
@@ -42,7 +42,7 @@ export interface ReadBenchOptions {
 export interface ReadBenchRun {
   peers: PeerInfo[];
   results: WorkloadResult[];
-  /** The alternated pairs' runs, each with its `pair`. */
+  /** The back-to-back pairs' runs, each with its `pair`. */
   repeats: WorkloadResult[];
   pageCacheDropped: boolean;
 }
@@ -215,11 +215,15 @@ export async function runReadBench(options: ReadBenchOptions): Promise<ReadBench
 }
 
 /**
- * The cold sequential read again, the direct download and datamount alternated, `coldPairs`
- * times. On this shared 2-core machine one pair's ratio moved between 0.70 and 0.97 in six
- * back-to-back runs of the same build (the direct download alone between 260 and 380 MB/s), so
- * the target is judged on the median pair (bench-targets.ts). Alternating, rather than running
- * each side N times in a row, gives a drift of the machine to both sides alike.
+ * The cold sequential read again, the direct download and datamount back to back, `coldPairs`
+ * times, the order turned round in every other pair (direct first, then datamount first: ABBA),
+ * so a machine that speeds up or slows down over a minute gives neither side the better half.
+ *
+ * Why pairs at all: on this shared 2-core VM one pair's ratio moved between 0.53 and 1.12 on one
+ * build, and the S3 side's CPU for the same gigabyte between 2.97 and 5.09 s — the machine's own
+ * speed, which the pair's ratio follows (BENCHMARKS.md, eighth session). The target is judged on
+ * the median of these pairs (bench-targets.ts); the peers' table's two cold runs are no pair:
+ * direct's other workloads ran between them.
  */
 async function repeatColdPairs(options: ReadBenchOptions, peers: readonly PeerInfo[]): Promise<WorkloadResult[]> {
   const workload = options.workloads.find((w) => w.id === 'seq-cold');
@@ -228,11 +232,12 @@ async function repeatColdPairs(options: ReadBenchOptions, peers: readonly PeerIn
   if (options.coldPairs === 0 || !options.includeDirect || !workload || !subject || !ran) return [];
   const once: ReadBenchOptions = { ...options, workloads: [workload] };
   const repeats: WorkloadResult[] = [];
-  options.log(`${workload.id}: ${options.coldPairs} more alternated pairs, ${DIRECT} then ${SUBJECT}`);
+  options.log(`${workload.id}: ${options.coldPairs} pairs back to back, ${DIRECT} first in odd pairs, ${SUBJECT} first in even ones`);
   for (let pair = 1; pair <= options.coldPairs; pair++) {
     const runs: WorkloadResult[] = [];
-    await runDirect(once, runs);
-    await runPeer(once, subject, runs);
+    const sides = [() => runDirect(once, runs), () => runPeer(once, subject, runs)];
+    if (pair % 2 === 0) sides.reverse();
+    for (const side of sides) await side();
     repeats.push(...runs.map((run) => ({ ...run, pair })));
   }
   return repeats;

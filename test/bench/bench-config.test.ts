@@ -6,7 +6,7 @@ describe('parseBenchArgs', () => {
 
     it('runs every part, peer and workload at full size with the issue latency model', () => {
       expect(config).toMatchObject({
-        parts: ['read', 'webhook', 'placement'], quick: false, ttfbMs: 20, bytesPerSecond: 100 * 2 ** 20, readers: 8, coldPairs: 4, timeoutMs: 300_000,
+        parts: ['read', 'webhook', 'placement'], quick: false, ttfbMs: 20, bytesPerSecond: 100 * 2 ** 20, readers: 8, coldPairs: 5, timeoutMs: 300_000,
       });
       expect(config.peers).toContain('s3fs');
       expect(config.workloads).toContain('epochs');
