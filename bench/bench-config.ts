@@ -19,7 +19,7 @@ export interface BenchConfig {
   bytesPerSecond: number;
   readers: number;
   /** Extra alternated direct/datamount runs of the cold sequential read, judged on the median with the first. */
-  coldPairs: number;
+  coldRounds: number;
   timeoutMs: number;
   outDir: string;
   install: boolean;
@@ -40,9 +40,10 @@ export const USAGE = `usage: node dist/bench/main.js [options]   (make bench)
   --ttfb-ms N         latency model: time to first byte per request (default 20)
   --bandwidth Q       latency model: bandwidth per connection, bytes/s (default 100Mi)
   --readers N         parallel readers for the small-file workloads (default 8)
-  --cold-pairs N      after the peers, N pairs of cold sequential runs of direct and datamount back
-                      to back, the order turned round every other pair; the 0.9× target is
-                      judged on the median pair (default 5, quick 0)
+  --cold-rounds N     after the peers, N rounds of cold sequential runs back to back: direct,
+                      datamount, s3fs, the order turned round every other round; the cold
+                      targets are judged on the median round (default 5, quick 0; --cold-pairs
+                      is the same option's older name)
   --timeout-s N       timeout of one workload run (default 300, quick 90)
   --out DIR           where latest.json and comparison.svg go (default bench/results)
   --no-install        do not apt-get install missing peers (they are skipped)
@@ -73,7 +74,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   const errors: string[] = [];
   const config: BenchConfig = {
     parts: PARTS, quick: false, peers: PEER_NAMES, workloads: WORKLOAD_IDS, ttfbMs: 20, bytesPerSecond: 100 * 2 ** 20,
-    readers: 8, coldPairs: -1, timeoutMs: 0, outDir: 'bench/results', install: true, datamountArgs: [], help: false, childEnv: {},
+    readers: 8, coldRounds: -1, timeoutMs: 0, outDir: 'bench/results', install: true, datamountArgs: [], help: false, childEnv: {},
   };
   for (let i = 0; i < argv.length; i += 1) {
     const flag = argv[i] ?? '';
@@ -105,7 +106,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         break;
       }
       case '--readers': config.readers = positiveInteger(flag, takeValue(), errors); break;
-      case '--cold-pairs': config.coldPairs = wholeNumber(flag, takeValue(), errors); break;
+      case '--cold-rounds': case '--cold-pairs': config.coldRounds = wholeNumber(flag, takeValue(), errors); break;
       case '--timeout-s': config.timeoutMs = positiveInteger(flag, takeValue(), errors) * 1000; break;
       case '--out': config.outDir = takeValue(); break;
       case '--no-install': config.install = false; break;
@@ -124,7 +125,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   }
   if (errors.length > 0) throw new Error(`bad arguments:\n  ${errors.join('\n  ')}\n${USAGE}`);
   if (config.timeoutMs === 0) config.timeoutMs = (config.quick ? 90 : 300) * 1000;
-  if (config.coldPairs < 0) config.coldPairs = config.quick ? 0 : 5;
+  if (config.coldRounds < 0) config.coldRounds = config.quick ? 0 : 5;
   const childEnv = { ...env };
   delete childEnv.AWS_CA_BUNDLE;
   config.childEnv = childEnv;

@@ -42,8 +42,8 @@ export interface WorkloadResult {
   backendCpuSeconds?: number;
   /** Requests the peer sent to S3 during the workload (counted at the latency proxy). */
   s3?: ProxyStats;
-  /** For a repeated run (`BenchReport.repeats`): which pair it belongs to, from 1. */
-  pair?: number;
+  /** For a repeated run (`BenchReport.repeats`): which round it belongs to, from 1. */
+  round?: number;
 }
 
 export interface BenchReport {
@@ -57,9 +57,9 @@ export interface BenchReport {
   peers: PeerInfo[];
   results: WorkloadResult[];
   /**
-   * The cold sequential read again after all peers, direct and datamount back to back in pairs
-   * whose order turns round every other pair (`--cold-pairs`): one pair's ratio moves by ±0.2
-   * with the shared machine's speed, so that target is judged on the median pair.
+   * The cold sequential read again after all peers, direct, datamount and s3fs back to back in
+   * rounds whose order turns round every other round (`--cold-rounds`): one round's ratios move
+   * by ±0.2 with the shared machine's speed, so the cold targets are judged on the median round.
    */
   repeats?: WorkloadResult[];
   /** Other benchmark parts (webhook, placement) keep their own results here. */

@@ -90,7 +90,7 @@ async function runReadPart(config: BenchConfig, report: BenchReport, workDir: st
       env: config.childEnv,
       // What the report shows beside peak RSS, and what the RSS target allows above: the cache this run's mounts got.
       memoryCacheBytes: { datamount: parseByteQuantity(datamountCacheMemory(config.datamountArgs)) ?? 0 },
-      coldPairs: config.coldPairs,
+      coldRounds: config.coldRounds,
       backendPids: [server.pid, proxy.pid],
       // The server keeps a log of every request for tests; the proxy counts for the bench.
       afterEachRun: () => server.resetRequests(),

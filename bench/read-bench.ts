@@ -32,8 +32,8 @@ export interface ReadBenchOptions {
   memoryCacheBytes: Record<string, number>;
   /** Processes serving S3 on this machine (the S3 server, the latency proxy): their CPU is reported per run. */
   backendPids: readonly number[];
-  /** Pairs of the cold sequential read run back to back after the peers (`repeatColdPairs`). */
-  coldPairs: number;
+  /** Rounds of the cold sequential read run back to back after the peers (`repeatColdRounds`). */
+  coldRounds: number;
   /** Called after every measured run (e.g. to trim the S3 server's request log). */
   afterEachRun?: () => void;
   log: (line: string) => void;
@@ -42,7 +42,7 @@ export interface ReadBenchOptions {
 export interface ReadBenchRun {
   peers: PeerInfo[];
   results: WorkloadResult[];
-  /** The back-to-back pairs' runs, each with its `pair`. */
+  /** The back-to-back rounds' runs, each with its `round`. */
   repeats: WorkloadResult[];
   pageCacheDropped: boolean;
 }
@@ -210,35 +210,41 @@ export async function runReadBench(options: ReadBenchOptions): Promise<ReadBench
     options.log(peer.name);
     await runPeer(options, peer, results);
   }
-  const repeats = await repeatColdPairs(options, peers);
+  const repeats = await repeatColdRounds(options, peers);
   return { peers, results, repeats, pageCacheDropped };
 }
 
+/** The peers, besides datamount and the direct download, that the cold rounds also run (the one the issue names). */
+const ROUND_PEERS: ReadonlySet<string> = new Set(['s3fs']);
+
 /**
- * The cold sequential read again, the direct download and datamount back to back, `coldPairs`
- * times, the order turned round in every other pair (direct first, then datamount first: ABBA),
- * so a machine that speeds up or slows down over a minute gives neither side the better half.
+ * The cold sequential read again after all peers, in `coldRounds` rounds run back to back: the
+ * direct download, datamount, s3fs, with the order turned round every other round (s3fs,
+ * datamount, direct), so datamount sits next to each of the others in every round and a machine
+ * that speeds up or slows down over a minute gives no side the better half (ABBA).
  *
- * Why pairs at all: on this shared 2-core VM one pair's ratio moved between 0.53 and 1.12 on one
+ * Why rounds at all: on this shared 2-core VM one pair's ratio moved between 0.53 and 1.14 on one
  * build, and the S3 side's CPU for the same gigabyte between 2.97 and 5.09 s — the machine's own
- * speed, which the pair's ratio follows (BENCHMARKS.md, eighth session). The target is judged on
- * the median of these pairs (bench-targets.ts); the peers' table's two cold runs are no pair:
- * direct's other workloads ran between them.
+ * speed, which the ratio follows (BENCHMARKS.md, eighth session). The cold targets are judged on
+ * the median round (bench-targets.ts). The peers' table's cold runs are no pair: minutes of other
+ * workloads ran between them.
  */
-async function repeatColdPairs(options: ReadBenchOptions, peers: readonly PeerInfo[]): Promise<WorkloadResult[]> {
+async function repeatColdRounds(options: ReadBenchOptions, peers: readonly PeerInfo[]): Promise<WorkloadResult[]> {
   const workload = options.workloads.find((w) => w.id === 'seq-cold');
+  const ran = (name: string) => peers.some((p) => p.name === name && p.skipped === undefined);
   const subject = options.peers.find((p) => p.name === SUBJECT);
-  const ran = peers.some((p) => p.name === SUBJECT && p.skipped === undefined);
-  if (options.coldPairs === 0 || !options.includeDirect || !workload || !subject || !ran) return [];
+  if (options.coldRounds === 0 || !options.includeDirect || !workload || !subject || !ran(SUBJECT)) return [];
+  const others = options.peers.filter((p) => ROUND_PEERS.has(p.name) && ran(p.name));
   const once: ReadBenchOptions = { ...options, workloads: [workload] };
   const repeats: WorkloadResult[] = [];
-  options.log(`${workload.id}: ${options.coldPairs} pairs back to back, ${DIRECT} first in odd pairs, ${SUBJECT} first in even ones`);
-  for (let pair = 1; pair <= options.coldPairs; pair++) {
+  const order = [DIRECT, SUBJECT, ...others.map((p) => p.name)];
+  options.log(`${workload.id}: ${options.coldRounds} rounds back to back, ${order.join(', ')} in odd rounds, the other way round in even ones`);
+  for (let round = 1; round <= options.coldRounds; round++) {
     const runs: WorkloadResult[] = [];
-    const sides = [() => runDirect(once, runs), () => runPeer(once, subject, runs)];
-    if (pair % 2 === 0) sides.reverse();
+    const sides = [() => runDirect(once, runs), () => runPeer(once, subject, runs), ...others.map((peer) => () => runPeer(once, peer, runs))];
+    if (round % 2 === 0) sides.reverse();
     for (const side of sides) await side();
-    repeats.push(...runs.map((run) => ({ ...run, pair })));
+    repeats.push(...runs.map((run) => ({ ...run, round })));
   }
   return repeats;
 }

@@ -6,7 +6,7 @@ describe('parseBenchArgs', () => {
 
     it('runs every part, peer and workload at full size with the issue latency model', () => {
       expect(config).toMatchObject({
-        parts: ['read', 'webhook', 'placement'], quick: false, ttfbMs: 20, bytesPerSecond: 100 * 2 ** 20, readers: 8, coldPairs: 5, timeoutMs: 300_000,
+        parts: ['read', 'webhook', 'placement'], quick: false, ttfbMs: 20, bytesPerSecond: 100 * 2 ** 20, readers: 8, coldRounds: 5, timeoutMs: 300_000,
       });
       expect(config.peers).toContain('s3fs');
       expect(config.workloads).toContain('epochs');
@@ -20,9 +20,9 @@ describe('parseBenchArgs', () => {
   describe('when given flags', () => {
     it.each([
       [['--only', 'read,webhook'], { parts: ['read', 'webhook'] }],
-      [['--quick'], { quick: true, timeoutMs: 90_000, coldPairs: 0 }],
-      [['--quick', '--cold-pairs', '2'], { quick: true, coldPairs: 2 }],
-      [['--cold-pairs', '0'], { coldPairs: 0 }],
+      [['--quick'], { quick: true, timeoutMs: 90_000, coldRounds: 0 }],
+      [['--quick', '--cold-rounds', '2'], { quick: true, coldRounds: 2 }],
+      [['--cold-pairs', '0'], { coldRounds: 0 }], // the older name
       [['--peers', 'datamount,direct'], { peers: ['datamount', 'direct'] }],
       [['--ttfb-ms', '0', '--bandwidth', '1Gi'], { ttfbMs: 0, bytesPerSecond: 2 ** 30 }],
       [['--readers', '16', '--timeout-s', '30'], { readers: 16, timeoutMs: 30_000 }],
@@ -35,14 +35,14 @@ describe('parseBenchArgs', () => {
     it('lists every problem in one error, naming the flag and what it accepts', () => {
       let message = '';
       try {
-        parseBenchArgs(['--only', 'reads', '--bandwidth', 'fast', '--readers', '0', '--cold-pairs', '-1', '--frobnicate'], {});
+        parseBenchArgs(['--only', 'reads', '--bandwidth', 'fast', '--readers', '0', '--cold-rounds', '-1', '--frobnicate'], {});
       } catch (error) {
         message = (error as Error).message;
       }
       expect(message).toContain('--only: reads not accepted; use a comma list of read, webhook, placement');
       expect(message).toContain('--bandwidth: "fast" is not a Kubernetes quantity');
       expect(message).toContain('--readers: "0" is not a positive whole number');
-      expect(message).toContain('--cold-pairs: "-1" is not a whole number ≥ 0');
+      expect(message).toContain('--cold-rounds: "-1" is not a whole number ≥ 0');
       expect(message).toContain('--frobnicate: unknown option');
     });
 
