@@ -8,7 +8,7 @@ JEST := node_modules/.bin/jest
 all: build
 
 # System packages the FUSE sidecar needs (libfuse2 for fuse-native, fuse3 for fusermount), and
-# a C toolchain for building fuse-native's binding (`native`).
+# a C toolchain for building fuse-native's binding and the block crypto module (`native`).
 deps:
 	@if ! ldconfig -p | grep -q 'libfuse.so.2' || ! command -v fusermount3 >/dev/null \
 	    || ! command -v cc >/dev/null || ! command -v make >/dev/null || ! command -v patch >/dev/null || ! command -v python3 >/dev/null; then \
@@ -23,9 +23,14 @@ FUSE_NATIVE := node_modules/fuse-native/build/Release/fuse.node
 $(FUSE_NATIVE): native/fuse-native.patch native/build-fuse-native.sh $(NODE_MODULES)
 	native/build-fuse-native.sh
 
-native: $(FUSE_NATIVE)
+# AES-256-GCM for the disk tier's workers, between caller-owned buffers (native/block-crypto.c says why).
+BLOCK_CRYPTO := node_modules/.datamount/block_crypto.node
+$(BLOCK_CRYPTO): native/block-crypto.c native/build-block-crypto.sh $(NODE_MODULES)
+	native/build-block-crypto.sh
 
-install: deps $(NODE_MODULES) $(FUSE_NATIVE)
+native: $(FUSE_NATIVE) $(BLOCK_CRYPTO)
+
+install: deps $(NODE_MODULES) $(FUSE_NATIVE) $(BLOCK_CRYPTO)
 
 build: $(NODE_MODULES)
 	npx tsc -p tsconfig.build.json

@@ -25,7 +25,7 @@ import * as nodeCrypto from 'node:crypto';
 import * as nodeFs from 'node:fs';
 import * as nodePath from 'node:path';
 import { Worker, type MessagePort } from 'node:worker_threads';
-import { blockCodec, type BlockCodec } from './block-file';
+import { blockCodec, type BlockCodec, type NativeBlockCrypto } from './block-file';
 
 export interface BlockWrite {
   /** Final path of the block file; written as a temporary file beside it and renamed. */
@@ -78,10 +78,16 @@ type Reply =
   | ({ seq: number; status: 'found'; data: Uint8Array | number; fileBytes: number } & Io)
   | { seq: number; status: 'missing' | 'corrupt' };
 
-/** How the worker pool does its I/O. */
+/** How the worker pool does its I/O and its crypto. */
 export interface BlockFilePoolOptions {
   /** Try direct I/O (default true); false goes through the page cache always. */
   readonly directIo?: boolean;
+  /**
+   * Path of the native AES-GCM module (native/block-crypto.c) for the workers, or false for
+   * node:crypto alone. Default: `nativeBlockCryptoPath()`, the module `make native` builds, if it
+   * loads.
+   */
+  readonly blockCrypto?: string | false;
 }
 
 /**
@@ -169,23 +175,25 @@ export function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: type
   };
 
   const write = (request: BlockWrite): { bytes: number } & Io => {
-    const parts = codec.encode(request.key, request.id, request.data);
-    let length = 0;
-    for (const part of parts) length += part.length;
     const folder = path.dirname(request.file);
     if (request.ensureFolder) fs.mkdirSync(folder, { recursive: true });
     const temporary = path.join(folder, `.${path.basename(request.file)}.${crypto.randomBytes(4).toString('hex')}.tmp`);
-    const memory = alignedBuffer(request.file, length);
+    const memory = alignedBuffer(request.file, codec.fileLength(request.data.length));
     if (memory) {
-      let at = 0;
-      for (const part of parts) at += part.copy(memory, at);
-      memory.fill(0, at, padded(length));
+      // Encoded straight into the aligned buffer (sealed in place with the native module).
+      const length = codec.encodeInto(request.key, request.id, request.data, memory);
+      memory.fill(0, length, padded(length));
       try {
         return { bytes: writeFile(temporary, request.file, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, [memory.subarray(0, padded(length))], length), ...io(true) };
       } catch (error) {
         if (!declined(request.file, error)) throw error;
       }
+      // Refused: the same bytes through the page cache.
+      return { bytes: writeFile(temporary, request.file, 'wx', [memory.subarray(0, length)], length), ...io(false) };
     }
+    const parts = codec.encode(request.key, request.id, request.data);
+    let length = 0;
+    for (const part of parts) length += part.length;
     return { bytes: writeFile(temporary, request.file, 'wx', parts, length), ...io(false) };
   };
 
@@ -279,9 +287,33 @@ export function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: type
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const crypto = require('node:crypto');
-const codec = (${blockCodec.toString()})(crypto);
+const codec = (${blockCodec.toString()})(crypto, workerData.blockCrypto ? require(workerData.blockCrypto) : undefined);
 (${serveBlockFiles.toString()})(codec, require('node:fs'), require('node:path'), crypto, parentPort, workerData);
 `;
+
+/** Where `make native` puts the block crypto module (native/build-block-crypto.sh). */
+const BLOCK_CRYPTO_FILE = nodePath.join('node_modules', '.datamount', 'block_crypto.node');
+
+/**
+ * The native AES-GCM module's path if it is built and loads in this process (then it loads in the
+ * workers too: same process, same Node), else undefined. Looked for in node_modules above this
+ * file: the repository's, or the image's /app/node_modules.
+ */
+export function nativeBlockCryptoPath(from = __dirname): string | undefined {
+  for (let dir = from; ; dir = nodePath.dirname(dir)) {
+    const candidate = nodePath.join(dir, BLOCK_CRYPTO_FILE);
+    if (nodeFs.existsSync(candidate)) {
+      try {
+        const module = { exports: {} as Partial<NativeBlockCrypto> };
+        process.dlopen(module, candidate);
+        return typeof module.exports.seal === 'function' && typeof module.exports.open === 'function' ? candidate : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    if (nodePath.dirname(dir) === dir) return undefined;
+  }
+}
 
 interface Waiting {
   resolve(reply: Reply): void;
@@ -305,11 +337,18 @@ export class BlockFilePool {
   /** Folders whose file system refused direct I/O, with the errno (ENOWASM: refused everywhere). */
   private readonly refusals = new Map<string, string>();
 
+  /** How the workers encrypt: the native module (its path), or node:crypto. */
+  readonly crypto: { readonly native: string } | 'node:crypto';
+  private readonly workerData: BlockFilePoolOptions & { blockCrypto: string | false };
+
   constructor(
     readonly size: number,
-    private readonly options: BlockFilePoolOptions = {},
+    options: BlockFilePoolOptions = {},
   ) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`pool size must be a positive integer, not ${size}`);
+    const native = options.blockCrypto === false ? undefined : (options.blockCrypto ?? nativeBlockCryptoPath());
+    this.crypto = native === undefined ? 'node:crypto' : { native };
+    this.workerData = { ...options, blockCrypto: native ?? false };
   }
 
   /** Encrypt `data` into the block file; resolves with the file's size. */
@@ -415,7 +454,7 @@ export class BlockFilePool {
   }
 
   private start(): PoolWorker {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, name: 'datamount-block-files', workerData: this.options });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, name: 'datamount-block-files', workerData: this.workerData });
     worker.unref();
     const entry: PoolWorker = { worker, waiting: new Map() };
     const fail = (error: Error): void => {

@@ -68,16 +68,35 @@ export interface BlockCodec {
    * block-sized buffer is allocated (fresh memory is what costs most here: page faults).
    */
   decodeInto(key: Uint8Array, id: string, file: Uint8Array, target: Uint8Array): number;
+  /**
+   * Encode the whole file into `target` (at least the block's length plus BLOCK_FILE_OVERHEAD
+   * bytes) and return its length: with the native module, sealed in place, with nothing
+   * allocated; without it, `encode`'s parts copied in.
+   */
+  encodeInto(key: Uint8Array, id: string, data: Uint8Array, target: Uint8Array): number;
   /** The length of the block a file of `fileBytes` holds, if it is a block file. */
   blockLength(fileBytes: number): number;
+  /** The length of the file a block of `blockBytes` is stored in. */
+  fileLength(blockBytes: number): number;
+}
+
+/**
+ * native/block-crypto.c: AES-256-GCM between caller-owned buffers, each call true on success
+ * (for `open`, only if the tag authenticates).
+ */
+export interface NativeBlockCrypto {
+  seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array, out: Uint8Array, tag: Uint8Array): boolean;
+  open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, tag: Uint8Array, out: Uint8Array): boolean;
 }
 
 /**
  * The block format's codec, built from the crypto module passed in and nothing else from the
- * enclosing scope (see the note at the top: its source text is what the workers run).
+ * enclosing scope (see the note at the top: its source text is what the workers run). With
+ * `native` (native/block-crypto.c, when built), `encodeInto` and `decodeInto` encrypt and decrypt
+ * between the caller's buffers through it: half the CPU per block, the same files.
  */
 /* istanbul ignore next -- instrumentation would break the worker's copy of this source */
-export function blockCodec(crypto: typeof nodeCrypto): BlockCodec {
+export function blockCodec(crypto: typeof nodeCrypto, native?: NativeBlockCrypto): BlockCodec {
   const magic = Buffer.from('DMB1');
   const version = 1;
   const headerBytes = 24;
@@ -85,37 +104,66 @@ export function blockCodec(crypto: typeof nodeCrypto): BlockCodec {
   const additionalData = (header: Uint8Array, id: string): Buffer => Buffer.concat([header, Buffer.from(id)]);
   /** Decryption steps of `decodeInto`: small enough that their outputs come from malloc's reused memory. */
   const step = 64 * 1024;
-  /** A file's header checked and its decipher set up, or undefined when it is not a block file. */
-  const open = (key: Uint8Array, id: string, bytes: Uint8Array): { decipher: nodeCrypto.DecipherGCM; sealed: Buffer } | undefined => {
+  /** A file's parts, or undefined when its header or length say it is not a block file. */
+  const layout = (bytes: Uint8Array): { header: Buffer; nonce: Buffer; sealed: Buffer; tag: Buffer } | undefined => {
     const file = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (file.length < headerBytes + tagBytes) return undefined;
     if (!file.subarray(0, 4).equals(magic) || file.readUInt8(4) !== version) return undefined;
     const length = file.readUInt32BE(20);
     if (file.length !== headerBytes + length + tagBytes) return undefined;
+    return { header: file.subarray(0, headerBytes), nonce: file.subarray(8, 20), sealed: file.subarray(headerBytes, headerBytes + length), tag: file.subarray(headerBytes + length) };
+  };
+  /** A new file's header (random nonce) for a block of `length` bytes, written into `header`. */
+  const writeHeader = (header: Buffer, length: number): void => {
+    magic.copy(header, 0);
+    header.writeUInt8(version, 4);
+    header.fill(0, 5, 8);
+    crypto.randomFillSync(header, 8, 12);
+    header.writeUInt32BE(length, 20);
+  };
+  /** A file's header checked and its decipher set up, or undefined when it is not a block file. */
+  const open = (key: Uint8Array, id: string, bytes: Uint8Array): { decipher: nodeCrypto.DecipherGCM; sealed: Buffer } | undefined => {
+    const parts = layout(bytes);
+    if (!parts) return undefined;
     try {
-      const decipher = crypto.createDecipheriv('aes-256-gcm', key, file.subarray(8, 20), { authTagLength: tagBytes });
-      decipher.setAAD(additionalData(file.subarray(0, headerBytes), id));
-      decipher.setAuthTag(file.subarray(headerBytes + length));
-      return { decipher, sealed: file.subarray(headerBytes, headerBytes + length) };
+      const decipher = crypto.createDecipheriv('aes-256-gcm', key, parts.nonce, { authTagLength: tagBytes });
+      decipher.setAAD(additionalData(parts.header, id));
+      decipher.setAuthTag(parts.tag);
+      return { decipher, sealed: parts.sealed };
     } catch {
       return undefined;
     }
   };
+  const encode = (key: Uint8Array, id: string, data: Uint8Array): Buffer[] => {
+    const header = Buffer.alloc(headerBytes);
+    writeHeader(header, data.length);
+    const cipher = crypto.createCipheriv('aes-256-gcm', key, header.subarray(8, 20), { authTagLength: tagBytes });
+    cipher.setAAD(additionalData(header, id));
+    const parts = [header];
+    for (let start = 0; start < data.length; start += step) parts.push(cipher.update(data.subarray(start, start + step)));
+    const last = cipher.final();
+    if (last.length > 0) parts.push(last);
+    parts.push(cipher.getAuthTag());
+    return parts;
+  };
   return {
-    encode(key, id, data) {
-      const header = Buffer.alloc(headerBytes);
-      magic.copy(header, 0);
-      header.writeUInt8(version, 4);
-      crypto.randomFillSync(header, 8, 12);
-      header.writeUInt32BE(data.length, 20);
-      const cipher = crypto.createCipheriv('aes-256-gcm', key, header.subarray(8, 20), { authTagLength: tagBytes });
-      cipher.setAAD(additionalData(header, id));
-      const parts = [header];
-      for (let start = 0; start < data.length; start += step) parts.push(cipher.update(data.subarray(start, start + step)));
-      const last = cipher.final();
-      if (last.length > 0) parts.push(last);
-      parts.push(cipher.getAuthTag());
-      return parts;
+    encode,
+    encodeInto(key, id, data, target) {
+      const fileBytes = headerBytes + data.length + tagBytes;
+      if (target.length < fileBytes) throw new RangeError(`a block file of ${fileBytes} bytes does not fit in ${target.length}`);
+      const into = Buffer.from(target.buffer, target.byteOffset, target.byteLength);
+      if (!native) {
+        let at = 0;
+        for (const part of encode(key, id, data)) at += part.copy(into, at);
+        return at;
+      }
+      const header = into.subarray(0, headerBytes);
+      writeHeader(header, data.length);
+      const sealedEnd = headerBytes + data.length;
+      if (!native.seal(key, header.subarray(8, 20), additionalData(header, id), data, into.subarray(headerBytes, sealedEnd), into.subarray(sealedEnd, fileBytes))) {
+        throw new Error('block crypto: seal failed');
+      }
+      return fileBytes;
     },
     decode(key, id, bytes) {
       const opened = open(key, id, bytes);
@@ -131,7 +179,15 @@ export function blockCodec(crypto: typeof nodeCrypto): BlockCodec {
     blockLength(fileBytes) {
       return fileBytes - headerBytes - tagBytes;
     },
+    fileLength(blockBytes) {
+      return headerBytes + blockBytes + tagBytes;
+    },
     decodeInto(key, id, bytes, target) {
+      if (native) {
+        const parts = layout(bytes);
+        if (!parts || target.length < parts.sealed.length) return -1;
+        return native.open(key, parts.nonce, additionalData(parts.header, id), parts.sealed, parts.tag, target) ? parts.sealed.length : -1;
+      }
       const opened = open(key, id, bytes);
       if (!opened || target.length < opened.sealed.length) return -1;
       const into = Buffer.from(target.buffer, target.byteOffset, target.byteLength);

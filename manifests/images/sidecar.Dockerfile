@@ -9,8 +9,9 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
 # A C toolchain for fuse-native's binding, built from its source with our patch (the prebuild
-# leaks an event-loop handle per FUSE thread; native/build-fuse-native.sh). The official Node
-# images ship Node's headers, so node-gyp downloads nothing.
+# leaks an event-loop handle per FUSE thread; native/build-fuse-native.sh), and for the disk
+# tier's AES-GCM module (native/block-crypto.c). The official Node images ship Node's headers,
+# so node-gyp downloads nothing.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends g++ make python3 patch \
  && rm -rf /var/lib/apt/lists/*
@@ -18,7 +19,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 COPY native native
-RUN native/build-fuse-native.sh && rm -rf .cache native
+RUN native/build-fuse-native.sh && native/build-block-crypto.sh && rm -rf .cache native
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src

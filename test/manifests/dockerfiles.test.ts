@@ -53,13 +53,14 @@ describe('the sidecar image', () => {
     expect(runs).toContain(`require('./dist/sidecar/fuse-mount-point.js').reusesThreadState`);
   });
 
-  it('builds fuse-native from source with our patch in the stage whose node_modules it ships', () => {
+  it('builds fuse-native from source with our patch, and the block crypto module, in the stage whose node_modules it ships', () => {
     const stages = readDockerfile(path.join(ROOT, 'manifests/images/sidecar.Dockerfile')).stages;
     const shipped = runtime?.instructions.find((i) => i.keyword === 'COPY' && /node_modules/.test(i.args))?.args ?? '';
     const from = /--from=(\S+)/.exec(shipped)?.[1];
     const stage = stages.find((candidate) => candidate.name === from);
     const runs = stage?.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n') ?? '';
     expect(runs).toContain('native/build-fuse-native.sh');
+    expect(runs).toContain('native/build-block-crypto.sh'); // it writes into node_modules/.datamount
     expect(runs).toMatch(/apt-get install[^\n]*g\+\+[^\n]*make[^\n]*python3[^\n]*patch/);
   });
 

@@ -4,7 +4,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync,
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
-import { BlockFileError, BlockFilePool, serveBlockFiles } from '../../sidecar/block-file-pool';
+import { BlockFileError, BlockFilePool, serveBlockFiles, type BlockFilePoolOptions } from '../../sidecar/block-file-pool';
 import { blockCodec, decodeBlock, deriveBlockKeys, encodeBlock, BLOCK_FILE_OVERHEAD } from '../../sidecar/block-file';
 
 const keys = deriveBlockKeys('AKIA\0secret', { endpoint: 'http://s3', bucket: 'b' });
@@ -31,6 +31,31 @@ describe('BlockFilePool', () => {
       expect(bytes).toBe(stored.length);
       expect(decodeBlock(keys, id, stored)?.equals(data)).toBe(true);
       expect(readdirSync(path.dirname(file))).toEqual(['one.blk']);
+    });
+  });
+
+  describe('when its workers encrypt with the native module or with node:crypto', () => {
+    it('uses the native module by default, once built', () => {
+      expect(pool.crypto).toEqual({ native: expect.stringMatching(/block_crypto\.node$/) });
+    });
+
+    it.each([
+      ['native writes, node:crypto reads', {}, { blockCrypto: false }],
+      ['node:crypto writes, native reads', { blockCrypto: false }, {}],
+    ] as Array<[string, BlockFilePoolOptions, BlockFilePoolOptions]>)('%s the same files, into a destination and into a buffer of its own', async (_name, writerOptions, readerOptions) => {
+      const writer = new BlockFilePool(1, writerOptions);
+      const reader = new BlockFilePool(1, readerOptions);
+      try {
+        expect([writer.crypto === 'node:crypto', reader.crypto === 'node:crypto']).toEqual([writerOptions.blockCrypto === false, readerOptions.blockCrypto === false]);
+        const data = nodeCrypto.randomBytes(1024 * 1024 - 5);
+        const file = path.join(dir, 'x.blk');
+        await writer.write({ file, ensureFolder: false, key: keys.encryption, id, data });
+        const into = await reader.read({ file, size: -1, key: keys.encryption, id }, (length) => Buffer.alloc(length));
+        const own = await reader.read({ file, size: -1, key: keys.encryption, id });
+        for (const result of [into, own]) expect(result.status === 'found' && result.data.equals(data)).toBe(true);
+      } finally {
+        await Promise.all([writer.close(), reader.close()]);
+      }
     });
   });
 

@@ -1,4 +1,6 @@
-import { blockFileName, decodeBlock, deriveBlockKeys, encodeBlock } from '../../sidecar/block-file';
+import * as nodeCrypto from 'node:crypto';
+import { nativeBlockCryptoPath } from '../../sidecar/block-file-pool';
+import { blockCodec, blockFileName, BLOCK_FILE_OVERHEAD, decodeBlock, deriveBlockKeys, encodeBlock, type NativeBlockCrypto } from '../../sidecar/block-file';
 
 const context = { endpoint: 'https://s3.example.com', bucket: 'data' };
 const keys = deriveBlockKeys('AKIA\0secret', context);
@@ -44,6 +46,79 @@ describe('block-file', () => {
       const name = blockFileName(keys, id);
       expect(name).toMatch(/^[0-9a-f]{48}\.blk$/);
       expect(blockFileName(deriveBlockKeys('AKIA\0other', context), id)).not.toBe(name);
+    });
+  });
+
+  describe('with the native AES-GCM module (native/block-crypto.c, built by make install)', () => {
+    const modulePath = nativeBlockCryptoPath();
+    const native = (() => {
+      const module = { exports: {} as NativeBlockCrypto };
+      if (modulePath) process.dlopen(module, modulePath);
+      return module.exports;
+    })();
+    const withNative = blockCodec(nodeCrypto, native);
+    const withNode = blockCodec(nodeCrypto);
+    const encodeWith = (codec: typeof withNode, block: Buffer) => {
+      const target = Buffer.alloc(block.length + BLOCK_FILE_OVERHEAD + 7, 0xee);
+      const length = codec.encodeInto(keys.encryption, id, block, target);
+      expect(length).toBe(block.length + BLOCK_FILE_OVERHEAD);
+      return target.subarray(0, length);
+    };
+
+    it('is built and found where the disk workers look for it', () => {
+      expect(modulePath).toMatch(/node_modules\/\.datamount\/block_crypto\.node$/);
+    });
+
+    it.each([0, 1, 65_537, 1024 * 1024])('writes files of %i-byte blocks that node:crypto reads, and reads node:crypto\'s', (size) => {
+      const block = nodeCrypto.randomBytes(size);
+      expect(withNode.decode(keys.encryption, id, encodeWith(withNative, block))?.equals(block)).toBe(true);
+      const target = Buffer.alloc(size + 3, 0xee);
+      expect(withNative.decodeInto(keys.encryption, id, encodeWith(withNode, block), target)).toBe(size);
+      expect(target.subarray(0, size).equals(block)).toBe(true);
+    });
+
+    it('seals into a SharedArrayBuffer view from one, as the workers do', () => {
+      const block = Buffer.from(new SharedArrayBuffer(4096)).fill(9);
+      const target = Buffer.from(new SharedArrayBuffer(4096 + BLOCK_FILE_OVERHEAD));
+      withNative.encodeInto(keys.encryption, id, block, target);
+      expect(decodeBlock(keys, id, target)?.equals(block)).toBe(true);
+    });
+
+    it.each([
+      ['a flipped ciphertext bit', 30, id],
+      ['a flipped header bit', 21, id],
+      ['a flipped tag bit', -1, id],
+      ['another block id', undefined, `${id}8`],
+    ])('rejects %s', (_name, flip, readAs) => {
+      const file = Buffer.from(encodeWith(withNative, Buffer.from('the bytes of one block')));
+      if (flip !== undefined) {
+        const at = flip < 0 ? file.length + flip : flip;
+        file[at] = (file[at] ?? 0) ^ 0x01;
+      }
+      expect(withNative.decodeInto(keys.encryption, readAs, file, Buffer.alloc(64))).toBe(-1);
+    });
+
+    it('rejects keys of other credentials, and a destination too small', () => {
+      const file = encodeWith(withNative, Buffer.alloc(100, 1));
+      expect(withNative.decodeInto(deriveBlockKeys('AKIA\0other', context).encryption, id, file, Buffer.alloc(100))).toBe(-1);
+      expect(withNative.decodeInto(keys.encryption, id, file, Buffer.alloc(99))).toBe(-1);
+      expect(withNative.decodeInto(keys.encryption, id, file, Buffer.alloc(100))).toBe(100);
+    });
+
+    it('refuses a target that cannot hold the file', () => {
+      expect(() => withNative.encodeInto(keys.encryption, id, Buffer.alloc(100), Buffer.alloc(100 + BLOCK_FILE_OVERHEAD - 1))).toThrow(RangeError);
+    });
+
+    it.each([
+      ['a short key', [Buffer.alloc(16), Buffer.alloc(12), Buffer.alloc(0), Buffer.alloc(8), Buffer.alloc(8), Buffer.alloc(16)]],
+      ['a short nonce', [Buffer.alloc(32), Buffer.alloc(8), Buffer.alloc(0), Buffer.alloc(8), Buffer.alloc(8), Buffer.alloc(16)]],
+      ['an output shorter than the input', [Buffer.alloc(32), Buffer.alloc(12), Buffer.alloc(0), Buffer.alloc(8), Buffer.alloc(7), Buffer.alloc(16)]],
+      ['a string for bytes', [Buffer.alloc(32), Buffer.alloc(12), 'aad', Buffer.alloc(8), Buffer.alloc(8), Buffer.alloc(16)]],
+      ['too few arguments', [Buffer.alloc(32), Buffer.alloc(12)]],
+    ])('answers false to %s, without crashing', (_name, args) => {
+      const call = (fn: (...a: unknown[]) => boolean) => fn(...(args as unknown[]));
+      expect(call(native.seal as (...a: unknown[]) => boolean)).toBe(false);
+      expect(call(native.open as (...a: unknown[]) => boolean)).toBe(false);
     });
   });
 });
