@@ -16,10 +16,13 @@
  * The additional authenticated data is the header plus the block's cache id (bucket, key, ETag,
  * block index), so a valid block moved to another name does not authenticate either.
  *
- * The codec is synchronous node:crypto and runs in the disk tier's worker threads
- * (block-file-pool.ts), never on the thread that answers FUSE: AES-GCM of a 1 MiB block costs
- * most of a millisecond, and WebCrypto's main-thread share of it (copying every input, a promise
- * per call) was a tenth of the sidecar's time in sequential-read profiles.
+ * The codec is synchronous and runs in the disk tier's worker threads (block-file-pool.ts), never
+ * on the thread that answers FUSE: AES-GCM of a 1 MiB block costs most of a millisecond, and
+ * WebCrypto's main-thread share of it (copying every input, a promise per call) was a tenth of
+ * the sidecar's time in sequential-read profiles. The workers pass it native/block-crypto.c when
+ * `make native` built it, which seals into and opens from the caller's buffers at half
+ * node:crypto's CPU (whose every `update` allocates and zero-fills its output); node:crypto
+ * otherwise. Both write and read the same files.
  *
  * `blockCodec` is self-contained — it uses only the crypto module it is given — because the
  * worker runs its source text (`blockCodec.toString()`): a worker cannot load the TypeScript
