@@ -20,12 +20,12 @@ $(NODE_MODULES): package.json package-lock.json
 
 # fuse-native's binding, built from its source with our patch (native/build-fuse-native.sh says why).
 FUSE_NATIVE := node_modules/fuse-native/build/Release/fuse.node
-$(FUSE_NATIVE): native/fuse-native.patch native/build-fuse-native.sh $(NODE_MODULES)
+$(FUSE_NATIVE): native/fuse-native.patch native/build-fuse-native.sh native/node-gyp-env.sh $(NODE_MODULES)
 	native/build-fuse-native.sh
 
 # AES-256-GCM for the disk tier's workers, between caller-owned buffers (native/block-crypto.c says why).
 BLOCK_CRYPTO := node_modules/.datamount/block_crypto.node
-$(BLOCK_CRYPTO): native/block-crypto.c native/build-block-crypto.sh $(NODE_MODULES)
+$(BLOCK_CRYPTO): native/block-crypto.c native/build-block-crypto.sh native/node-gyp-env.sh $(NODE_MODULES)
 	native/build-block-crypto.sh
 
 native: $(FUSE_NATIVE) $(BLOCK_CRYPTO)

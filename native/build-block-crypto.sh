@@ -14,12 +14,8 @@ target="$root/node_modules/.datamount"
 
 [ -d "$root/node_modules" ] || { echo "build-block-crypto: $root/node_modules is missing; run npm ci first" >&2; exit 1; }
 
-gyp="$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js"
-[ -f "$gyp" ] || { echo "build-block-crypto: npm's node-gyp not found at $gyp" >&2; exit 1; }
-
-headers="$(dirname "$(dirname "$(command -v node)")")"
-nodedir=""
-[ -f "$headers/include/node/node_api.h" ] && nodedir="--nodedir=$headers"
+what=build-block-crypto
+. "$root/native/node-gyp-env.sh"
 
 rm -rf "$work"
 mkdir -p "$work"

@@ -21,12 +21,8 @@ work="$root/.cache/fuse-native-build"
 
 [ -f "$package/fuse-native.c" ] || { echo "build-fuse-native: $package is missing; run npm ci first" >&2; exit 1; }
 
-gyp="$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js"
-[ -f "$gyp" ] || { echo "build-fuse-native: npm's node-gyp not found at $gyp" >&2; exit 1; }
-
-headers="$(dirname "$(dirname "$(command -v node)")")"
-nodedir=""
-[ -f "$headers/include/node/node_api.h" ] && nodedir="--nodedir=$headers"
+what=build-fuse-native
+. "$root/native/node-gyp-env.sh"
 
 rm -rf "$work"
 mkdir -p "$work"
