@@ -107,13 +107,15 @@ export function blockCodec(crypto: typeof nodeCrypto, native?: NativeBlockCrypto
   const additionalData = (header: Uint8Array, id: string): Buffer => Buffer.concat([header, Buffer.from(id)]);
   /** Decryption steps of `decodeInto`: small enough that their outputs come from malloc's reused memory. */
   const step = 64 * 1024;
+  /** The length of the file a block of `blockBytes` is stored in: header, ciphertext, tag. */
+  const fileLength = (blockBytes: number): number => headerBytes + blockBytes + tagBytes;
   /** A file's parts, or undefined when its header or length say it is not a block file. */
   const layout = (bytes: Uint8Array): { header: Buffer; nonce: Buffer; sealed: Buffer; tag: Buffer } | undefined => {
     const file = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (file.length < headerBytes + tagBytes) return undefined;
     if (!file.subarray(0, 4).equals(magic) || file.readUInt8(4) !== version) return undefined;
     const length = file.readUInt32BE(20);
-    if (file.length !== headerBytes + length + tagBytes) return undefined;
+    if (file.length !== fileLength(length)) return undefined;
     return { header: file.subarray(0, headerBytes), nonce: file.subarray(8, 20), sealed: file.subarray(headerBytes, headerBytes + length), tag: file.subarray(headerBytes + length) };
   };
   /** A new file's header (random nonce) for a block of `length` bytes, written into `header`. */
@@ -152,7 +154,7 @@ export function blockCodec(crypto: typeof nodeCrypto, native?: NativeBlockCrypto
   return {
     encode,
     encodeInto(key, id, data, target) {
-      const fileBytes = headerBytes + data.length + tagBytes;
+      const fileBytes = fileLength(data.length);
       if (target.length < fileBytes) throw new RangeError(`a block file of ${fileBytes} bytes does not fit in ${target.length}`);
       const into = Buffer.from(target.buffer, target.byteOffset, target.byteLength);
       if (!native) {
@@ -182,9 +184,7 @@ export function blockCodec(crypto: typeof nodeCrypto, native?: NativeBlockCrypto
     blockLength(fileBytes) {
       return fileBytes - headerBytes - tagBytes;
     },
-    fileLength(blockBytes) {
-      return headerBytes + blockBytes + tagBytes;
-    },
+    fileLength,
     decodeInto(key, id, bytes, target) {
       if (native) {
         const parts = layout(bytes);
