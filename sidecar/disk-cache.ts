@@ -351,6 +351,6 @@ export class DiskCache {
     for (const [relative, entry] of touched) this.index.set(relative, entry);
     if (this.totalBytes > this.options.maxBytes) await this.evictFor(0);
     this.indexComplete = true;
-    this.options.log.info('disk cache ready', { dir: this.options.dir, files: this.index.size, bytes: this.totalBytes, crypto: this.pool.crypto === 'node:crypto' ? 'node:crypto' : 'native' });
+    this.options.log.info('disk cache ready', { dir: this.options.dir, files: this.index.size, bytes: this.totalBytes, crypto: this.pool.crypto });
   }
 }
