@@ -23,7 +23,7 @@ cp "$root/native/block-crypto.c" "$work/"
 cat > "$work/binding.gyp" <<'GYP'
 { "targets": [ { "target_name": "block_crypto", "sources": [ "block-crypto.c" ], "cflags": [ "-O2", "-Wall", "-Wextra" ] } ] }
 GYP
-(cd "$work" && node "$gyp" rebuild --loglevel=warn $nodedir >/dev/null)
+gyp_rebuild "$work"
 mkdir -p "$target"
 cp "$work/build/Release/block_crypto.node" "$target/block_crypto.node"
 node -e "const m = require(process.argv[1]); if (typeof m.seal !== 'function' || typeof m.open !== 'function') { console.error('build-block-crypto: the module has no seal/open'); process.exit(1); }" "$target/block_crypto.node"

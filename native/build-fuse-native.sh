@@ -30,7 +30,7 @@ cp "$package/fuse-native.c" "$package/binding.gyp" "$work/"
 patch --quiet -p1 -d "$work" < "$root/native/fuse-native.patch"
 # binding.gyp finds napi-macros and fuse-shared-library with require(), from the build folder.
 ln -s "$root/node_modules" "$work/node_modules"
-(cd "$work" && node "$gyp" rebuild --loglevel=warn $nodedir >/dev/null)
+gyp_rebuild "$work"
 mkdir -p "$package/build/Release"
 cp "$work/build/Release/fuse.node" "$package/build/Release/fuse.node"
 node -e "if (require('node-gyp-build')(process.argv[1]).datamount_reuses_thread_state !== 1) { console.error('build-fuse-native: fuse-native still loads a binding without the patch'); process.exit(1); }" "$package"
