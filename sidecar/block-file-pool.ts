@@ -25,7 +25,7 @@ import * as nodeCrypto from 'node:crypto';
 import * as nodeFs from 'node:fs';
 import * as nodePath from 'node:path';
 import { Worker, type MessagePort } from 'node:worker_threads';
-import { blockCodec, type BlockCodec, type NativeBlockCrypto } from './block-file';
+import { BLOCK_FILE_OVERHEAD, blockCodec, type BlockCodec, type NativeBlockCrypto } from './block-file';
 
 export interface BlockWrite {
   /** Final path of the block file; written as a temporary file beside it and renamed. */
@@ -332,6 +332,8 @@ export class BlockFilePool {
   /** Shared memory blocks are copied into on their way to a worker (see `stage`), and its free slots. */
   private staging: { readonly memory: SharedArrayBuffer; readonly free: number[] } | undefined;
 
+  /** Writes whose block was copied into a staging slot first (tests): blocks in shared memory are not. */
+  stagedWrites = 0;
   /** Block files written and read with direct I/O, and through the page cache. */
   readonly io = { direct: 0, pageCache: 0 };
   /** Folders whose file system refused direct I/O, with the errno (ENOWASM: refused everywhere). */
@@ -364,10 +366,12 @@ export class BlockFilePool {
   }
 
   /**
-   * Copy a block into a free slot of shared memory that stays mapped for the pool's life (about
-   * 0.04 ms per MiB). Posting the block itself would clone it into freshly allocated memory,
-   * whose page faults cost ten times the copy on these VMs; and blocks are not kept in
-   * SharedArrayBuffers for the collector's sake (range-body.ts).
+   * A block in shared memory (the block cache's full-size blocks, block-recycler.ts) is posted as
+   * it is: the worker encrypts it in place, and the caller keeps it unchanged until the write
+   * resolves. Any other block (a short last block, a small file, a block the disk tier handed
+   * over in a buffer of its own) is copied into a free slot of shared memory that stays mapped
+   * for the pool's life. Posting such a block itself would clone it into freshly allocated
+   * memory, whose page faults cost ten times the copy on these VMs.
    */
   private stage(data: Uint8Array): { index: number; view: Uint8Array } | undefined {
     if (data.buffer instanceof SharedArrayBuffer || data.byteLength > STAGING_SLOT_BYTES) return undefined;
@@ -375,6 +379,7 @@ export class BlockFilePool {
     if (!slot) return undefined;
     const view = slot.view.subarray(0, data.byteLength);
     view.set(data);
+    this.stagedWrites++;
     return { index: slot.index, view };
   }
 
@@ -392,20 +397,30 @@ export class BlockFilePool {
   }
 
   /**
-   * Read and decode a block file. With `into`, the worker decodes into a staging slot (no
-   * block-sized allocation on either side) and the block is copied from there into `into`'s
-   * buffer; without it, or with every slot taken, the plaintext comes in a buffer of its own.
+   * Read and decode a block file. With `into` and the file's size known, the destination is
+   * taken first: one in shared memory (a recycled full-size block) is decoded into where it is;
+   * otherwise the worker decodes into a staging slot and the block is copied from there into
+   * `into`'s buffer (no block-sized allocation in the worker either way). Without `into`, or with
+   * every slot taken, the plaintext comes in a buffer of its own.
    */
   async read(request: BlockRead, into?: BlockDestination): Promise<BlockReadResult> {
-    const slot = into ? this.slot(WRITE_SLOTS) : undefined;
+    const expected = into && request.size >= BLOCK_FILE_OVERHEAD ? into(request.size - BLOCK_FILE_OVERHEAD) : undefined;
+    const inPlace = expected?.buffer instanceof SharedArrayBuffer ? expected : undefined;
+    const slot = into && !inPlace ? this.slot(WRITE_SLOTS) : undefined;
+    const decodeTo = inPlace ?? slot?.view;
     try {
-      const reply = await this.send({ op: 'read', ...request, ...(slot ? { slot: slot.view } : {}) });
+      const reply = await this.send({ op: 'read', ...request, ...(decodeTo ? { slot: decodeTo } : {}) });
       if (!('status' in reply)) throw new Error('block file worker: unexpected reply to a read');
       if (reply.status !== 'found') return { status: reply.status };
       if (typeof reply.data !== 'number') return { status: 'found', data: Buffer.from(reply.data.buffer, reply.data.byteOffset, reply.data.byteLength), fileBytes: reply.fileBytes };
-      if (!slot || !into) throw new Error('block file worker: decoded into a slot it was not given');
+      if (!decodeTo || !into) throw new Error('block file worker: decoded into a slot it was not given');
+      if (reply.data === expected?.length) {
+        if (!inPlace) expected.set(decodeTo.subarray(0, reply.data));
+        return { status: 'found', data: expected, fileBytes: reply.fileBytes };
+      }
+      // The file was not the size the index said (rewritten meanwhile): a destination of its own.
       const data = into(reply.data);
-      data.set(slot.view.subarray(0, reply.data));
+      data.set(decodeTo.subarray(0, reply.data));
       return { status: 'found', data, fileBytes: reply.fileBytes };
     } finally {
       if (slot) this.staging?.free.push(slot.index);

@@ -8,10 +8,8 @@
  * into `allocUnsafe` buffers of `partSize` bytes; each is handed out the moment it is full, and
  * the cache keeps it as the block — no promise per chunk, no range-sized buffer, no second copy.
  *
- * Parts are ordinary buffers, not SharedArrayBuffers (which would let the disk tier's workers read
- * them without a copy): V8 does not count SharedArrayBuffer memory as pressure on its collector,
- * so dead blocks piled up — a 1 GiB sequential read peaked at 1.15–1.24 GiB resident with a
- * 512 MiB memory tier, against 650–670 MiB with ordinary buffers (same build otherwise).
+ * Parts come from the caller's `allocate`: the block cache hands out its recycled blocks
+ * (block-recycler.ts), which live in shared memory the disk tier's workers read in place.
  */
 import type { Readable } from 'node:stream';
 

@@ -32,6 +32,17 @@ describe('BlockFilePool', () => {
       expect(decodeBlock(keys, id, stored)?.equals(data)).toBe(true);
       expect(readdirSync(path.dirname(file))).toEqual(['one.blk']);
     });
+
+    it('encrypts it where it is, without a copy into a staging slot (an ordinary block gets one)', async () => {
+      const shared = Buffer.from(new SharedArrayBuffer(4096)).fill(1);
+      await pool.write({ file: path.join(dir, 'shared.blk'), ensureFolder: false, key: keys.encryption, id, data: shared });
+      expect(pool.stagedWrites).toBe(0);
+      const ordinary = Buffer.alloc(4096, 2);
+      await pool.write({ file: path.join(dir, 'ordinary.blk'), ensureFolder: false, key: keys.encryption, id, data: ordinary });
+      expect(pool.stagedWrites).toBe(1);
+      expect(decodeBlock(keys, id, readFileSync(path.join(dir, 'shared.blk')))?.equals(shared)).toBe(true);
+      expect(decodeBlock(keys, id, readFileSync(path.join(dir, 'ordinary.blk')))?.equals(ordinary)).toBe(true);
+    });
   });
 
   describe('when its workers encrypt with the native module or with node:crypto', () => {
@@ -100,6 +111,70 @@ describe('BlockFilePool', () => {
       expect(destinations).toHaveLength(1);
       expect(result.status === 'found' && result.data === destinations[0]).toBe(true);
       expect(result.status === 'found' && result.data.equals(data)).toBe(true);
+    });
+
+    describe('with the file size known (from the disk tier\'s index)', () => {
+      const sizes = [1, 65_537, 1024 * 1024];
+      const stored = (size: number, name: string): { file: string; data: Buffer; fileBytes: number } => {
+        const data = Buffer.alloc(size);
+        for (let i = 0; i < size; i++) data[i] = (i * 13 + size) % 256;
+        const file = path.join(dir, name);
+        const encoded = encodeBlock(keys, id, data);
+        writeFileSync(file, encoded);
+        return { file, data, fileBytes: encoded.length };
+      };
+
+      it.each(sizes)('decodes %i bytes straight into a destination in shared memory, taken before the read', async (size) => {
+        const { file, data, fileBytes } = stored(size, `shared-${size}.blk`);
+        const destinations: Buffer[] = [];
+        const result = await pool.read({ file, size: fileBytes, key: keys.encryption, id }, (length) => {
+          const buffer = Buffer.from(new SharedArrayBuffer(length)).fill(0xee);
+          destinations.push(buffer);
+          return buffer;
+        });
+        expect(destinations.map((buffer) => buffer.length)).toEqual([size]);
+        expect(result.status === 'found' && result.data === destinations[0]).toBe(true);
+        expect(result.status === 'found' && result.data.equals(data)).toBe(true);
+      });
+
+      it.each(sizes)('copies %i bytes through a staging slot into an ordinary destination, taken once', async (size) => {
+        const { file, data, fileBytes } = stored(size, `ordinary-${size}.blk`);
+        const destinations: Buffer[] = [];
+        const result = await pool.read({ file, size: fileBytes, key: keys.encryption, id }, (length) => {
+          const buffer = Buffer.alloc(length, 0xee);
+          destinations.push(buffer);
+          return buffer;
+        });
+        expect(destinations).toHaveLength(1);
+        expect(result.status === 'found' && result.data === destinations[0] && result.data.equals(data)).toBe(true);
+      });
+
+      it('returns the block the file holds when the file is shorter than it was told', async () => {
+        const { file, data, fileBytes } = stored(5000, 'shorter.blk');
+        const lengths: number[] = [];
+        const result = await pool.read({ file, size: fileBytes + 1000, key: keys.encryption, id }, (length) => {
+          lengths.push(length);
+          return Buffer.from(new SharedArrayBuffer(length));
+        });
+        expect(result.status === 'found' && result.data.equals(data)).toBe(true);
+        expect(lengths).toEqual([6000, 5000]);
+      });
+
+      it('reports a tampered file as corrupt through a shared destination too (what it decoded is not handed out)', async () => {
+        const { file, fileBytes } = stored(300_000, 'bad-shared.blk');
+        const encoded = readFileSync(file);
+        encoded[100_000] = (encoded[100_000] ?? 0) ^ 1;
+        writeFileSync(file, encoded);
+        const result = await pool.read({ file, size: fileBytes, key: keys.encryption, id }, (length) => Buffer.from(new SharedArrayBuffer(length)));
+        expect(result).toEqual({ status: 'corrupt' });
+        expect(existsSync(file)).toBe(false);
+      });
+
+      it('reads into shared destinations with more reads in flight than staging slots', async () => {
+        const blocks = Array.from({ length: 20 }, (_, i) => stored(100_000 + i, `s${i}.blk`));
+        const results = await Promise.all(blocks.map(({ file, fileBytes }) => pool.read({ file, size: fileBytes, key: keys.encryption, id }, (length) => Buffer.from(new SharedArrayBuffer(length)))));
+        results.forEach((result, i) => expect(result.status === 'found' && result.data.equals(blocks[i]?.data as Buffer)).toBe(true));
+      });
     });
 
     it('reports a tampered file as corrupt when decoding into a destination, and never calls it', async () => {

@@ -29,6 +29,18 @@ describe('BlockRecycler', () => {
     });
   });
 
+  describe('when it makes a block', () => {
+    it('puts a full-size one in shared memory (the disk workers encrypt it in place) and any other in ordinary memory', () => {
+      const recycler = new BlockRecycler(SIZE);
+      const full = recycler.acquire(SIZE);
+      const short = recycler.acquire(SIZE - 1);
+      expect(full.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect([full.byteOffset, full.length, full.buffer.byteLength]).toEqual([0, SIZE, SIZE]);
+      expect(short.buffer).not.toBeInstanceOf(SharedArrayBuffer);
+      expect(short.length).toBe(SIZE - 1);
+    });
+  });
+
   describe('when a block is pinned while it is evicted', () => {
     it('is reused only after its last pin is gone', async () => {
       const recycler = new BlockRecycler(SIZE);
