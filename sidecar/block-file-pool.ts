@@ -191,6 +191,14 @@ export function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: type
       // Refused: the same bytes through the page cache.
       return { bytes: writeFile(temporary, request.file, 'wx', [memory.subarray(0, length)], length), ...io(false) };
     }
+    if (codec.sealsInPlace) {
+      // Through the page cache (no direct I/O here, or a block larger than the aligned buffer):
+      // sealed into the scratch buffer the reads use too, not into freshly allocated parts.
+      const length = codec.fileLength(request.data.length);
+      if (scratch.length < length) scratch = Buffer.allocUnsafeSlow(length);
+      codec.encodeInto(request.key, request.id, request.data, scratch);
+      return { bytes: writeFile(temporary, request.file, 'wx', [scratch.subarray(0, length)], length), ...io(false) };
+    }
     const parts = codec.encode(request.key, request.id, request.data);
     let length = 0;
     for (const part of parts) length += part.length;

@@ -77,6 +77,8 @@ export interface BlockCodec {
    * allocated; without it, `encode`'s parts copied in.
    */
   encodeInto(key: Uint8Array, id: string, data: Uint8Array, target: Uint8Array): number;
+  /** True with the native module: `encodeInto` and `decodeInto` then allocate nothing. */
+  readonly sealsInPlace: boolean;
   /** The length of the block a file of `fileBytes` holds, if it is a block file. */
   blockLength(fileBytes: number): number;
   /** The length of the file a block of `blockBytes` is stored in. */
@@ -153,6 +155,7 @@ export function blockCodec(crypto: typeof nodeCrypto, native?: NativeBlockCrypto
   };
   return {
     encode,
+    sealsInPlace: native !== undefined,
     encodeInto(key, id, data, target) {
       const fileBytes = fileLength(data.length);
       if (target.length < fileBytes) throw new RangeError(`a block file of ${fileBytes} bytes does not fit in ${target.length}`);

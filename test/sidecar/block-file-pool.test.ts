@@ -296,6 +296,31 @@ describe('BlockFilePool', () => {
     });
   });
 
+  describe.each<[string, string | false | undefined]>([
+    ['the native module (sealed into the worker\'s scratch buffer)', undefined],
+    ['node:crypto', false],
+  ])('when writing through the page cache with %s', (_name, blockCrypto) => {
+    it('writes each block file exactly, whatever the sizes written before it', async () => {
+      const cached = new BlockFilePool(1, { directIo: false, blockCrypto });
+      try {
+        expect(cached.crypto === 'node:crypto').toBe(blockCrypto === false);
+        const sizes = [1024 * 1024, 10, 300_000, 0, 2 * 1024 * 1024 + 5];
+        for (const [i, size] of sizes.entries()) {
+          const data = Buffer.alloc(size);
+          for (let j = 0; j < size; j++) data[j] = (j * 31 + i) % 256;
+          const file = path.join(dir, `pc${i}.blk`);
+          expect(await cached.write({ file, ensureFolder: false, key: keys.encryption, id, data })).toBe(size + BLOCK_FILE_OVERHEAD);
+          const stored = readFileSync(file);
+          expect(stored.length).toBe(size + BLOCK_FILE_OVERHEAD);
+          expect(decodeBlock(keys, id, stored)?.equals(data)).toBe(true);
+        }
+        expect(cached.io).toEqual({ direct: 0, pageCache: sizes.length });
+      } finally {
+        await cached.close();
+      }
+    });
+  });
+
   describe('when the file system refuses direct I/O (EINVAL, as tmpfs did before Linux 6.6)', () => {
     /** The worker's program run in-process over a file system that refuses O_DIRECT opens in `refusingIn`. */
     const refusingWorker = (refusingIn = dir) => {

@@ -69,6 +69,11 @@ describe('block-file', () => {
       expect(modulePath).toMatch(/node_modules\/\.datamount\/block_crypto\.node$/);
     });
 
+    it('makes the codec seal in place (the workers then seal page-cache writes into their scratch buffer too)', () => {
+      expect(withNative.sealsInPlace).toBe(true);
+      expect(withNode.sealsInPlace).toBe(false);
+    });
+
     it.each([0, 1, 65_537, 1024 * 1024])('writes files of %i-byte blocks that node:crypto reads, and reads node:crypto\'s', (size) => {
       const block = nodeCrypto.randomBytes(size);
       expect(withNode.decode(keys.encryption, id, encodeWith(withNative, block))?.equals(block)).toBe(true);
