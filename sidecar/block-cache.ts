@@ -318,7 +318,16 @@ export class BlockCache {
       }
       // Each hit is handed out as soon as its own file is read, not when the whole batch is.
       const lookups = maybeOnDisk.map(async (block) => {
-        const lookup = await disk.get(block.id, this.allocate).catch(() => ({ found: false as const, reason: 'missing' as const }));
+        // The pool takes its destination before reading when it knows the file's size; one the
+        // read did not return (no file after all, or one that did not authenticate) goes back.
+        const taken: Buffer[] = [];
+        const into = (size: number): Buffer => {
+          const buffer = this.allocate(size);
+          taken.push(buffer);
+          return buffer;
+        };
+        const lookup = await disk.get(block.id, into).catch(() => ({ found: false as const, reason: 'missing' as const }));
+        for (const buffer of taken) if (!lookup.found || buffer !== lookup.data) this.recycler.release(buffer);
         if (lookup.found) {
           this.metrics.cacheHits.inc({ dataset: this.options.dataset, tier: 'disk' });
           this.deliver(block, this.asBlock(lookup.data));

@@ -64,6 +64,16 @@ export class BlockRecycler {
     return reused;
   }
 
+  /**
+   * A block from `acquire` that was never handed to anyone (a disk read that found no block for
+   * it): free again at once. Without this it would be garbage in shared memory, which V8 does not
+   * count as pressure on its collector.
+   */
+  release(block: Buffer): void {
+    if (!this.owned.has(block.buffer) || !isWhole(block, this.blockSize) || this.pins.has(block.buffer)) return;
+    if (this.free.length < this.maxFree && !this.free.some((free) => free.buffer === block.buffer)) this.free.push(block);
+  }
+
   /** Treat `block` (e.g. plaintext from the disk tier) as one of ours, if it is whole and full-size. */
   adopt(block: Buffer): void {
     if (isWhole(block, this.blockSize)) this.owned.add(block.buffer);

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BlockCache, type ObjectVersion } from '../../sidecar/block-cache';
-import { deriveBlockKeys } from '../../sidecar/block-file';
+import { BLOCK_FILE_OVERHEAD, deriveBlockKeys } from '../../sidecar/block-file';
 import type { BlockFilePool, BlockRead, BlockReadResult, BlockWrite } from '../../sidecar/block-file-pool';
 import { DiskCache } from '../../sidecar/disk-cache';
 import { silentLogger } from '../../sidecar/logger';
@@ -38,6 +38,28 @@ describe('BlockRecycler', () => {
       expect([full.byteOffset, full.length, full.buffer.byteLength]).toEqual([0, SIZE, SIZE]);
       expect(short.buffer).not.toBeInstanceOf(SharedArrayBuffer);
       expect(short.length).toBe(SIZE - 1);
+    });
+  });
+
+  describe('when a block it made is released unused (a disk read that found nothing)', () => {
+    it('hands its memory out again at once, and only once', () => {
+      const recycler = new BlockRecycler(SIZE);
+      const block = recycler.acquire(SIZE);
+      recycler.release(block);
+      recycler.release(Buffer.from(block.buffer, 0, SIZE));
+      expect(recycler.acquire(SIZE).buffer).toBe(block.buffer);
+      expect(recycler.acquire(SIZE).buffer).not.toBe(block.buffer);
+      expect(recycler.reused).toBe(1);
+    });
+
+    it('ignores a buffer it did not make, a short one, and a pinned one', () => {
+      const recycler = new BlockRecycler(SIZE);
+      const pinned = recycler.acquire(SIZE);
+      recycler.pin(pinned);
+      recycler.release(pinned);
+      recycler.release(Buffer.from(new SharedArrayBuffer(SIZE)));
+      recycler.release(recycler.acquire(SIZE - 1));
+      expect(recycler.reuse(SIZE)).toBeUndefined();
     });
   });
 
@@ -236,6 +258,36 @@ describe('BlockCache with recycled block memory', () => {
       const gets = client.count('getRange');
       for (let index = 0; index < 24; index++) expect((await again.read(object, index)).equals(expected(index))).toBe(true);
       expect(client.count('getRange')).toBe(gets);
+    });
+
+    it('reuses the block a disk read took for a file that had gone, for the fetch from S3 that follows', async () => {
+      const files = new Map<string, Buffer>();
+      const handed: Buffer[] = [];
+      const pool = {
+        async write(request: BlockWrite): Promise<number> {
+          files.set(request.file, Buffer.from(request.data));
+          return request.data.length + BLOCK_FILE_OVERHEAD;
+        },
+        // The index knows the file's size, so the destination is taken first; then the file is gone.
+        async read(request: BlockRead, into?: (length: number) => Buffer): Promise<BlockReadResult> {
+          if (into && request.size >= 0) handed.push(into(request.size - BLOCK_FILE_OVERHEAD));
+          return { status: 'missing' };
+        },
+        async close(): Promise<void> {},
+      } as unknown as BlockFilePool;
+      const keys = deriveBlockKeys('', { endpoint: 'http://test', bucket: 'bucket' });
+      const disk = new DiskCache({ dir, maxBytes: 1024 * MiB, keys, log: silentLogger, pool, maxPendingWrites: 1000 });
+      const client = new GatedClient('bucket');
+      const info = client.seed('obj', data);
+      const object: ObjectVersion = { key: 'obj', etag: info.etag, size: info.size };
+      await new BlockCache(client, new MemoryCache(4 * MiB), disk, { blockSize: MiB, maxRequestBytes: MiB, dataset: 't' }, new SidecarMetrics()).read(object, 0);
+      await disk.flush();
+      const again = new BlockCache(client, new MemoryCache(4 * MiB), disk, { blockSize: MiB, maxRequestBytes: MiB, dataset: 't' }, new SidecarMetrics());
+      const block = await again.read(object, 0);
+      expect(block.equals(expected(0))).toBe(true);
+      expect(handed).toHaveLength(1);
+      expect(block.buffer).toBe(handed[0]?.buffer);
+      expect(again.reusedBuffers).toBe(1);
     });
   });
 });
