@@ -17,6 +17,7 @@
 import type { ObjectClient } from './object-client';
 import type { MemoryCache } from './memory-cache';
 import type { DiskCache } from './disk-cache';
+import type { BlockDestination } from './block-file-pool';
 import type { SidecarMetrics } from './metrics';
 import { BlockRecycler } from './block-recycler';
 
@@ -121,6 +122,12 @@ export class BlockCache {
   private readonly memoryMisses: { value: number };
   private readonly recycler: BlockRecycler;
   private readonly allocate: (size: number) => Buffer;
+  /**
+   * Where the disk tier decodes blocks: recycled block memory. The pool takes a destination
+   * before it reads when it knows the file's size; one it then does not return (no file after
+   * all, one that did not authenticate) comes back to the recycler, not to the collector.
+   */
+  private readonly diskDestination: BlockDestination;
 
   constructor(
     private readonly client: ObjectClient,
@@ -134,6 +141,7 @@ export class BlockCache {
     this.memoryMisses = metrics.cacheMisses.series({ dataset: options.dataset, tier: 'memory' });
     this.recycler = new BlockRecycler(options.blockSize);
     this.allocate = (size) => this.recycler.acquire(size);
+    this.diskDestination = Object.assign((size: number) => this.recycler.acquire(size), { unused: (buffer: Buffer) => this.recycler.release(buffer) });
     memory.setEvictionListener((block, id) => {
       if (this.forgetUnwritten(id)) this.writeEvicted(id, block);
       this.recycler.evicted(block);
@@ -318,16 +326,7 @@ export class BlockCache {
       }
       // Each hit is handed out as soon as its own file is read, not when the whole batch is.
       const lookups = maybeOnDisk.map(async (block) => {
-        // The pool takes its destination before reading when it knows the file's size; one the
-        // read did not return (no file after all, or one that did not authenticate) goes back.
-        const taken: Buffer[] = [];
-        const into = (size: number): Buffer => {
-          const buffer = this.allocate(size);
-          taken.push(buffer);
-          return buffer;
-        };
-        const lookup = await disk.get(block.id, into).catch(() => ({ found: false as const, reason: 'missing' as const }));
-        for (const buffer of taken) if (!lookup.found || buffer !== lookup.data) this.recycler.release(buffer);
+        const lookup = await disk.get(block.id, this.diskDestination).catch(() => ({ found: false as const, reason: 'missing' as const }));
         if (lookup.found) {
           this.metrics.cacheHits.inc({ dataset: this.options.dataset, tier: 'disk' });
           this.deliver(block, this.asBlock(lookup.data));
@@ -343,10 +342,10 @@ export class BlockCache {
   }
 
   /**
-   * A block from the disk tier: usually already in block memory (the pool decoded it into a
-   * staging slot and copied it into `allocate`'s buffer); a block the pool had to hand over in
-   * a buffer of its own (all slots busy, or a block still queued for writing) is adopted, so its
-   * memory is reused once it is evicted.
+   * A block from the disk tier: usually already in block memory (the pool decoded it into
+   * `diskDestination`'s buffer, or into a staging slot and copied it there); a block the pool
+   * had to hand over in a buffer of its own (all slots busy, or a block still queued for
+   * writing) is adopted, so its memory is reused once it is evicted.
    */
   private asBlock(data: Buffer): Buffer {
     this.recycler.adopt(data);

@@ -45,8 +45,16 @@ export interface BlockRead {
   readonly id: string;
 }
 
-/** Where the pool puts a block it read: a buffer of `length` bytes (e.g. a recycled block). */
-export type BlockDestination = (length: number) => Buffer;
+/**
+ * Where the pool puts a block it read: a buffer of `length` bytes (e.g. a recycled block). The
+ * pool may take one before it knows it will have a block for it (to decode in place); one it
+ * took and then did not return (no file, a file that did not authenticate, another length) it
+ * hands to `unused`, when there is one.
+ */
+export interface BlockDestination {
+  (length: number): Buffer;
+  unused?(buffer: Buffer): void;
+}
 
 export type BlockReadResult =
   | { readonly status: 'found'; readonly data: Buffer; readonly fileBytes: number }
@@ -416,6 +424,7 @@ export class BlockFilePool {
     const inPlace = expected?.buffer instanceof SharedArrayBuffer ? expected : undefined;
     const slot = into && !inPlace ? this.slot(WRITE_SLOTS) : undefined;
     const decodeTo = inPlace ?? slot?.view;
+    let handedOut = false;
     try {
       const reply = await this.send({ op: 'read', ...request, ...(decodeTo ? { slot: decodeTo } : {}) });
       if (!('status' in reply)) throw new Error('block file worker: unexpected reply to a read');
@@ -424,6 +433,7 @@ export class BlockFilePool {
       if (!decodeTo || !into) throw new Error('block file worker: decoded into a slot it was not given');
       if (reply.data === expected?.length) {
         if (!inPlace) expected.set(decodeTo.subarray(0, reply.data));
+        handedOut = true;
         return { status: 'found', data: expected, fileBytes: reply.fileBytes };
       }
       // The file was not the size the index said (rewritten meanwhile): a destination of its own.
@@ -432,6 +442,7 @@ export class BlockFilePool {
       return { status: 'found', data, fileBytes: reply.fileBytes };
     } finally {
       if (slot) this.staging?.free.push(slot.index);
+      if (expected && !handedOut) into?.unused?.(expected);
     }
   }
 

@@ -4,7 +4,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync,
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
-import { BlockFileError, BlockFilePool, serveBlockFiles, type BlockFilePoolOptions } from '../../sidecar/block-file-pool';
+import { BlockFileError, BlockFilePool, serveBlockFiles, type BlockDestination, type BlockFilePoolOptions } from '../../sidecar/block-file-pool';
 import { blockCodec, decodeBlock, deriveBlockKeys, encodeBlock, BLOCK_FILE_OVERHEAD } from '../../sidecar/block-file';
 
 const keys = deriveBlockKeys('AKIA\0secret', { endpoint: 'http://s3', bucket: 'b' });
@@ -168,6 +168,44 @@ describe('BlockFilePool', () => {
         const result = await pool.read({ file, size: fileBytes, key: keys.encryption, id }, (length) => Buffer.from(new SharedArrayBuffer(length)));
         expect(result).toEqual({ status: 'corrupt' });
         expect(existsSync(file)).toBe(false);
+      });
+
+      it('hands a destination it took but does not return to unused: no file, a file that does not authenticate, another length', async () => {
+        const destination = (): BlockDestination & { taken: Buffer[]; back: Buffer[] } => {
+          const taken: Buffer[] = [];
+          const back: Buffer[] = [];
+          const take = (length: number): Buffer => {
+            const buffer = Buffer.from(new SharedArrayBuffer(length));
+            taken.push(buffer);
+            return buffer;
+          };
+          return Object.assign(take, { taken, back, unused: (buffer: Buffer) => back.push(buffer) });
+        };
+        const { file, data, fileBytes } = stored(5000, 'unused.blk');
+
+        const found = destination();
+        const hit = await pool.read({ file, size: fileBytes, key: keys.encryption, id }, found);
+        expect(hit.status === 'found' && hit.data === found.taken[0] && hit.data.equals(data)).toBe(true);
+        expect(found.back).toEqual([]);
+
+        const shorter = destination();
+        const other = await pool.read({ file, size: fileBytes + 1000, key: keys.encryption, id }, shorter);
+        expect(other.status === 'found' && other.data === shorter.taken[1] && other.data.equals(data)).toBe(true);
+        expect(shorter.back).toHaveLength(1);
+        expect(shorter.back[0]).toBe(shorter.taken[0]);
+
+        const none = destination();
+        expect(await pool.read({ file: path.join(dir, 'gone.blk'), size: fileBytes, key: keys.encryption, id }, none)).toEqual({ status: 'missing' });
+        expect(none.back).toEqual(none.taken);
+        expect(none.taken).toHaveLength(1);
+
+        const encoded = readFileSync(file);
+        encoded[100] = (encoded[100] ?? 0) ^ 1;
+        writeFileSync(file, encoded);
+        const tampered = destination();
+        expect(await pool.read({ file, size: fileBytes, key: keys.encryption, id }, tampered)).toEqual({ status: 'corrupt' });
+        expect(tampered.back).toEqual(tampered.taken);
+        expect(tampered.taken).toHaveLength(1);
       });
 
       it('reads into shared destinations with more reads in flight than staging slots', async () => {

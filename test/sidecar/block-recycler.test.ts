@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BlockCache, type ObjectVersion } from '../../sidecar/block-cache';
 import { BLOCK_FILE_OVERHEAD, deriveBlockKeys } from '../../sidecar/block-file';
-import type { BlockFilePool, BlockRead, BlockReadResult, BlockWrite } from '../../sidecar/block-file-pool';
+import type { BlockDestination, BlockFilePool, BlockRead, BlockReadResult, BlockWrite } from '../../sidecar/block-file-pool';
 import { DiskCache } from '../../sidecar/disk-cache';
 import { silentLogger } from '../../sidecar/logger';
 import { BlockRecycler } from '../../sidecar/block-recycler';
@@ -260,7 +260,7 @@ describe('BlockCache with recycled block memory', () => {
       expect(client.count('getRange')).toBe(gets);
     });
 
-    it('reuses the block a disk read took for a file that had gone, for the fetch from S3 that follows', async () => {
+    it('reuses the block a disk read took for a file that had gone (the pool hands it back), for the fetch from S3 that follows', async () => {
       const files = new Map<string, Buffer>();
       const handed: Buffer[] = [];
       const pool = {
@@ -268,9 +268,14 @@ describe('BlockCache with recycled block memory', () => {
           files.set(request.file, Buffer.from(request.data));
           return request.data.length + BLOCK_FILE_OVERHEAD;
         },
-        // The index knows the file's size, so the destination is taken first; then the file is gone.
-        async read(request: BlockRead, into?: (length: number) => Buffer): Promise<BlockReadResult> {
-          if (into && request.size >= 0) handed.push(into(request.size - BLOCK_FILE_OVERHEAD));
+        // As the real pool does: the index knows the file's size, so the destination is taken
+        // first; then the file is gone, and the destination goes to `unused`.
+        async read(request: BlockRead, into?: BlockDestination): Promise<BlockReadResult> {
+          if (into && request.size >= 0) {
+            const taken = into(request.size - BLOCK_FILE_OVERHEAD);
+            handed.push(taken);
+            into.unused?.(taken);
+          }
           return { status: 'missing' };
         },
         async close(): Promise<void> {},
