@@ -106,6 +106,11 @@ export interface BlockFilePoolOptions {
 /* istanbul ignore next -- instrumentation would break the worker's copy of this source */
 export function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: typeof nodePath, crypto: typeof nodeCrypto, port: MessagePort, options: BlockFilePoolOptions): void {
   let scratch = Buffer.alloc(0);
+  /** The worker's one buffer for page-cache reads and writes, at least `bytes` long (kept, not reallocated per call). */
+  const scratchOf = (bytes: number): Buffer => {
+    if (scratch.length < bytes) scratch = Buffer.allocUnsafeSlow(bytes);
+    return scratch;
+  };
   /** Direct I/O moves whole 4 KiB pages from and to page-aligned memory. */
   const page = 4096;
   /** Wasm pages (64 KiB) of the aligned buffer: a 1 MiB block with its header, tag and padding. */
@@ -202,10 +207,9 @@ export function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: type
     if (codec.sealsInPlace) {
       // Through the page cache (no direct I/O here, or a block larger than the aligned buffer):
       // sealed into the scratch buffer the reads use too, not into freshly allocated parts.
-      const length = codec.fileLength(request.data.length);
-      if (scratch.length < length) scratch = Buffer.allocUnsafeSlow(length);
-      codec.encodeInto(request.key, request.id, request.data, scratch);
-      return { bytes: writeFile(temporary, request.file, 'wx', [scratch.subarray(0, length)], length), ...io(false) };
+      const target = scratchOf(codec.fileLength(request.data.length));
+      const length = codec.encodeInto(request.key, request.id, request.data, target);
+      return { bytes: writeFile(temporary, request.file, 'wx', [target.subarray(0, length)], length), ...io(false) };
     }
     const parts = codec.encode(request.key, request.id, request.data);
     let length = 0;
@@ -242,8 +246,8 @@ export function serveBlockFiles(codec: BlockCodec, fs: typeof nodeFs, path: type
     const fd = fs.openSync(request.file, 'r');
     try {
       const size = request.size >= 0 ? request.size : fs.fstatSync(fd).size;
-      if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(size);
-      return scratch.subarray(0, fs.readSync(fd, scratch, 0, size, 0));
+      const target = scratchOf(size);
+      return target.subarray(0, fs.readSync(fd, target, 0, size, 0));
     } finally {
       fs.closeSync(fd);
     }
