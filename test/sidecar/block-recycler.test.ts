@@ -221,6 +221,16 @@ describe('BlockCache with recycled block memory', () => {
     afterEach(async () => {
       await fs.rm(dir, { recursive: true, force: true });
     });
+    /** A disk tier over `pool` in `dir`, the object in a gated client, and block caches (4 blocks of memory) over both. */
+    const diskBacked = (pool: BlockFilePool) => {
+      const keys = deriveBlockKeys('', { endpoint: 'http://test', bucket: 'bucket' });
+      const disk = new DiskCache({ dir, maxBytes: 1024 * MiB, keys, log: silentLogger, pool, maxPendingWrites: 1000 });
+      const client = new GatedClient('bucket');
+      const info = client.seed('obj', data);
+      const object: ObjectVersion = { key: 'obj', etag: info.etag, size: info.size };
+      const cacheOver = () => new BlockCache(client, new MemoryCache(4 * MiB), disk, { blockSize: MiB, maxRequestBytes: MiB, dataset: 't' }, new SidecarMetrics());
+      return { disk, client, object, cacheOver };
+    };
 
     it('writes the bytes the block had when it arrived, not those of a block that reused its memory', async () => {
       // A pool whose write of block 0 waits for a gate before it reads the block (as a busy disk
@@ -240,12 +250,8 @@ describe('BlockCache with recycled block memory', () => {
         },
         async close(): Promise<void> {},
       } as unknown as BlockFilePool;
-      const keys = deriveBlockKeys('', { endpoint: 'http://test', bucket: 'bucket' });
-      const disk = new DiskCache({ dir, maxBytes: 1024 * MiB, keys, log: silentLogger, pool, maxPendingWrites: 1000 });
-      const client = new GatedClient('bucket');
-      const info = client.seed('obj', data);
-      const object: ObjectVersion = { key: 'obj', etag: info.etag, size: info.size };
-      const cache = new BlockCache(client, new MemoryCache(4 * MiB), disk, { blockSize: MiB, maxRequestBytes: MiB, dataset: 't' }, new SidecarMetrics());
+      const { disk, client, object, cacheOver } = diskBacked(pool);
+      const cache = cacheOver();
       for (let index = 0; index < 24; index++) {
         await cache.read(object, index);
         await nextTurn();
@@ -254,7 +260,7 @@ describe('BlockCache with recycled block memory', () => {
       open();
       await disk.flush();
       // A new cache over the same disk tier: every block comes from what was written.
-      const again = new BlockCache(client, new MemoryCache(4 * MiB), disk, { blockSize: MiB, maxRequestBytes: MiB, dataset: 't' }, new SidecarMetrics());
+      const again = cacheOver();
       const gets = client.count('getRange');
       for (let index = 0; index < 24; index++) expect((await again.read(object, index)).equals(expected(index))).toBe(true);
       expect(client.count('getRange')).toBe(gets);
@@ -280,14 +286,10 @@ describe('BlockCache with recycled block memory', () => {
         },
         async close(): Promise<void> {},
       } as unknown as BlockFilePool;
-      const keys = deriveBlockKeys('', { endpoint: 'http://test', bucket: 'bucket' });
-      const disk = new DiskCache({ dir, maxBytes: 1024 * MiB, keys, log: silentLogger, pool, maxPendingWrites: 1000 });
-      const client = new GatedClient('bucket');
-      const info = client.seed('obj', data);
-      const object: ObjectVersion = { key: 'obj', etag: info.etag, size: info.size };
-      await new BlockCache(client, new MemoryCache(4 * MiB), disk, { blockSize: MiB, maxRequestBytes: MiB, dataset: 't' }, new SidecarMetrics()).read(object, 0);
+      const { disk, object, cacheOver } = diskBacked(pool);
+      await cacheOver().read(object, 0);
       await disk.flush();
-      const again = new BlockCache(client, new MemoryCache(4 * MiB), disk, { blockSize: MiB, maxRequestBytes: MiB, dataset: 't' }, new SidecarMetrics());
+      const again = cacheOver();
       const block = await again.read(object, 0);
       expect(block.equals(expected(0))).toBe(true);
       expect(handed).toHaveLength(1);
