@@ -18,7 +18,7 @@ export interface BenchConfig {
   ttfbMs: number;
   bytesPerSecond: number;
   readers: number;
-  /** Extra alternated direct/datamount runs of the cold sequential read, judged on the median with the first. */
+  /** Rounds of the cold sequential read run back to back after the peers (direct, datamount, s3fs; ABBA); the cold targets are judged on the median round. */
   coldRounds: number;
   timeoutMs: number;
   outDir: string;
