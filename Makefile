@@ -7,12 +7,13 @@ JEST := node_modules/.bin/jest
 
 all: build
 
-# System packages the FUSE sidecar needs (libfuse2 for fuse-native, fuse3 for fusermount), and
-# a C toolchain for building fuse-native's binding and the block crypto module (`native`).
+# System packages the FUSE sidecar needs (libfuse2 for fuse-native, fuse3 for fusermount), a C
+# toolchain for building fuse-native's binding and the block crypto module, and OpenSSL's
+# headers for the webhook bench's load generator (`native`).
 deps:
-	@if ! ldconfig -p | grep -q 'libfuse.so.2' || ! command -v fusermount3 >/dev/null \
+	@if ! ldconfig -p | grep -q 'libfuse.so.2' || ! command -v fusermount3 >/dev/null || ! [ -f /usr/include/openssl/ssl.h ] \
 	    || ! command -v cc >/dev/null || ! command -v make >/dev/null || ! command -v patch >/dev/null || ! command -v python3 >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuse2 fuse3 build-essential python3 patch; fi
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuse2 fuse3 build-essential python3 patch libssl-dev; fi
 
 $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -28,9 +29,15 @@ BLOCK_CRYPTO := node_modules/.datamount/block_crypto.node
 $(BLOCK_CRYPTO): native/block-crypto.c native/build-block-crypto.sh native/node-gyp-env.sh $(NODE_MODULES)
 	native/build-block-crypto.sh
 
-native: $(FUSE_NATIVE) $(BLOCK_CRYPTO)
+# The webhook bench's load generator (native/webhook-load.c says why it is in C), and its test's.
+WEBHOOK_LOAD := node_modules/.datamount/webhook-load
+$(WEBHOOK_LOAD): native/webhook-load.c $(NODE_MODULES)
+	@mkdir -p $(dir $@)
+	cc -O2 -Wall -Wextra -o $@ native/webhook-load.c -lssl -lcrypto
 
-install: deps $(NODE_MODULES) $(FUSE_NATIVE) $(BLOCK_CRYPTO)
+native: $(FUSE_NATIVE) $(BLOCK_CRYPTO) $(WEBHOOK_LOAD)
+
+install: deps $(NODE_MODULES) $(FUSE_NATIVE) $(BLOCK_CRYPTO) $(WEBHOOK_LOAD)
 
 build: $(NODE_MODULES)
 	npx tsc -p tsconfig.build.json

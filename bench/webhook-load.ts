@@ -1,21 +1,29 @@
 /**
- * The webhook bench's load generator (run in a child process, so its work is not the server's):
- * a closed loop for throughput and an open loop for latency, over a fixed set of keep-alive
- * HTTPS connections (webhook-connection.ts).
+ * The webhook bench's load generator: native/webhook-load.c, run as a child process so that its
+ * work is not the server's, and written in C so that it costs the machine little and does not
+ * stall (docs/webhook.md, "Performance", has the comparison with the generator in Node it
+ * replaced). It calls the webhook the way the API server does: keep-alive TLS connections,
+ * CA-verified, server name set, ALPN `http/1.1` only (the API server offers nothing else to
+ * admission webhooks, kubernetes#75791), the API server's request line and headers.
  *
- * The open loop is honest about queueing (no coordinated omission): request i is due at
- * `start + i / rate` whatever happened before it, and its latency runs from that due moment, so
- * a request that waited for a free connection, or for the generator itself, counts the wait.
- * The clock is a worker thread (webhook-pacer.ts) rather than a poll, so the generator sleeps
- * between requests and leaves the server its core. Both loops report the generator's own CPU
- * per request, and the open loop the p99 of its lag in sending, so a tail made on the client's
- * side of the socket shows as such.
+ * Two modes. `max`, a closed loop: each connection sends its next request as soon as the last
+ * is answered (throughput). `rate`, an open loop, honest about queueing (no coordinated
+ * omission): request i is due at `start + i / rate` whatever happened before it, and its latency
+ * runs from that due moment, so a request that waited for a free connection, or for the
+ * generator itself, counts the wait.
  */
-import { type ConnectionTarget, type Outcome, ReviewConnection, requestBytes } from './webhook-connection';
-import { createPacer, type Pacer } from './webhook-pacer';
-import { monotonicMs, type SentRequests } from './webhook-tail';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { SentRequests } from './webhook-tail';
 
-export interface LoadJob extends ConnectionTarget {
+export interface LoadJob {
+  port: number;
+  path: string;
+  body: string;
+  caPem: string;
+  serverName: string;
   /** Requests each connection sends before measuring (TLS handshakes, warm connections). */
   warmupRequests: number;
   mode: 'max' | 'rate';
@@ -27,119 +35,91 @@ export interface LoadJob extends ConnectionTarget {
 export interface LoadResult {
   requests: number;
   errors: number;
-  /** The first failure, to name in the report (a run with errors is not a result). */
+  /** The first failure (`status 500`, `malformed response`), to name in the report: a run with errors is not a result. */
   firstError?: string;
   seconds: number;
+  /** Closed loop: from sending to the answer; open loop: from the due moment to the answer. */
   latenciesMs: number[];
-  /** CPU time of the load generator itself (every thread of it) over the measured window, µs. */
+  /** CPU time of the load generator over the measured window, µs. */
   clientCpuUs: number;
-  /** Open loop: how long after its due moment each request was written to its connection, ms. */
+  /** Open loop: how long after its due moment each request was written to its connection, ms (empty for the closed loop). */
   sendLagsMs: number[];
   /** Open loop: each request's connection, due, sent and answered moments, to set beside the server's view (webhook-tail.ts). */
   sent?: SentRequests;
 }
 
-class Tally {
-  readonly latenciesMs: number[] = [];
-  readonly sendLagsMs: number[] = [];
-  readonly sent: SentRequests = { ports: [], indexes: [], dueMs: [], sentMs: [], doneMs: [] };
-  errors = 0;
-  firstError: string | undefined;
+/** The moments the parent measures its own side at: the measured window's start and end. */
+export interface LoadMarks {
+  /** `generatorPid`: the generator's process, whose CPU is not "other load" (webhook-other-load.ts). */
+  measuring(generatorPid: number): void;
+  finished(): void;
+}
 
-  record(outcome: Outcome, latencyMs: number): void {
-    this.latenciesMs.push(latencyMs);
-    if (outcome === 'ok') return;
-    this.errors += 1;
-    this.firstError ??= outcome;
+/** Where `make native` builds native/webhook-load.c, in the node_modules above this file (from bench/ or dist/bench/). */
+export function loadGeneratorPath(from = __dirname): string {
+  const file = path.join('node_modules', '.datamount', 'webhook-load');
+  for (let dir = from; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, file))) return path.join(dir, file);
   }
+  return path.join(from, '..', '..', file);
+}
+
+/** The request's bytes: a POST of `body` as JSON to `path`, with the headers the API server's client sends. */
+export function requestBytes(job: Pick<LoadJob, 'body' | 'path' | 'port' | 'serverName'>): Buffer {
+  const body = Buffer.from(job.body);
+  const head = `POST ${job.path} HTTP/1.1\r\nHost: ${job.serverName}:${job.port}\r\n`
+    + 'User-Agent: kube-apiserver-admission\r\nContent-Length: ' + body.length + '\r\n'
+    + 'Accept: application/json, */*\r\nContent-Type: application/json\r\nAccept-Encoding: gzip\r\n\r\n';
+  return Buffer.concat([Buffer.from(head), body]);
 }
 
 /**
- * Drive one target; `onMeasuring` is called once the connections are open and warm, just before
- * the measured window (the parent reads the server's CPU then).
+ * Runs one job. The generator prints "measuring" once its connections are open and warm,
+ * "finished" when the last measured answer is in, then its result as one line of JSON; `marks`
+ * are called at the first two, so the parent can read its own CPU over exactly that window.
  */
-export async function generateLoad(job: LoadJob, onMeasuring: () => void): Promise<LoadResult> {
-  const request = requestBytes(job);
-  const connections = Array.from({ length: job.connections }, () => new ReviewConnection(job, request));
-  const tally = new Tally();
-  // The open loop's clock thread is started before the measured window, which its start-up would otherwise stretch.
-  const pacer = job.mode === 'rate' ? await createPacer() : undefined;
-  try {
-    for (let i = 0; i < job.warmupRequests; i++) {
-      const outcomes = await Promise.all(connections.map((c) => c.send()));
-      const failed = outcomes.find((o) => o !== 'ok');
-      if (failed) throw new Error(`warm-up request to ${job.path} failed: ${failed}`);
-    }
-    onMeasuring();
-    const cpuAtStart = process.cpuUsage();
-    const started = performance.now();
-    if (pacer) await openLoop(connections, job, pacer, tally);
-    else await closedLoop(connections, started + job.durationMs, tally);
-    const seconds = (performance.now() - started) / 1000;
-    const cpu = process.cpuUsage(cpuAtStart);
-    return {
-      requests: tally.latenciesMs.length, errors: tally.errors, ...(tally.firstError ? { firstError: tally.firstError } : {}),
-      seconds, latenciesMs: tally.latenciesMs, clientCpuUs: cpu.user + cpu.system, sendLagsMs: tally.sendLagsMs,
-      ...(pacer ? { sent: tally.sent } : {}),
-    };
-  } finally {
-    await pacer?.stop();
-    for (const connection of connections) connection.close();
-  }
-}
-
-/** Each connection sends its next request as soon as the last one is answered. */
-async function closedLoop(connections: ReviewConnection[], deadline: number, tally: Tally): Promise<void> {
-  await Promise.all(connections.map(async (connection) => {
-    while (performance.now() < deadline) {
-      const t0 = performance.now();
-      const outcome = await connection.send();
-      tally.record(outcome, performance.now() - t0);
-    }
-  }));
-}
-
-/** Requests at a fixed rate, each on a free connection, or queued (its clock running) until one is free. */
-async function openLoop(connections: ReviewConnection[], job: LoadJob, pacer: Pacer, tally: Tally): Promise<void> {
-  const count = Math.max(1, Math.floor((job.durationMs * job.rate) / 1000));
-  const free = [...connections];
-  /** Due moments of requests waiting for a free connection, oldest first. */
-  const queued: number[] = [];
-  let queuedHead = 0;
-  let answered = 0;
-  let allAnswered: () => void = () => {};
-  const finished = new Promise<void>((resolve) => { allAnswered = resolve; });
-
-  // performance.now() on this process's clock, turned into the machine's monotonic clock for the timeline.
-  const toMonotonic = monotonicMs() - performance.now();
-  const send = (connection: ReviewConnection, due: number): void => {
-    const sentAt = performance.now();
-    tally.sendLagsMs.push(sentAt - due);
-    const index = connection.sentCount;
-    void connection.send().then((outcome) => {
-      const doneAt = performance.now();
-      tally.record(outcome, doneAt - due);
-      const timeline = tally.sent;
-      timeline.ports.push(connection.localPort);
-      timeline.indexes.push(index);
-      timeline.dueMs.push(due + toMonotonic);
-      timeline.sentMs.push(sentAt + toMonotonic);
-      timeline.doneMs.push(doneAt + toMonotonic);
-      answered += 1;
-      if (queuedHead < queued.length) send(connection, queued[queuedHead++] as number);
-      else free.push(connection);
-      if (answered === count) allAnswered();
+export function generateLoad(job: LoadJob, marks: LoadMarks, generator = loadGeneratorPath()): Promise<LoadResult> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'datamount-webhook-load-'));
+  writeFileSync(path.join(dir, 'ca.pem'), job.caPem);
+  writeFileSync(path.join(dir, 'request'), requestBytes(job));
+  return new Promise<LoadResult>((resolve, reject) => {
+    const child = spawn(generator, [
+      '--port', String(job.port), '--ca', path.join(dir, 'ca.pem'), '--server-name', job.serverName,
+      '--request', path.join(dir, 'request'), '--connections', String(job.connections),
+      '--warmup-requests', String(job.warmupRequests), '--mode', job.mode, '--duration-ms', String(job.durationMs),
+      '--rate', String(job.rate),
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let pending = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (text: string) => {
+      pending += text;
+      for (let newline = pending.indexOf('\n'); newline >= 0; newline = pending.indexOf('\n')) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        if (line === 'measuring') marks.measuring(child.pid ?? 0);
+        else if (line === 'finished') marks.finished();
+        lines.push(line);
+      }
     });
-  };
-
-  let sent = 0;
-  const clock = pacer.start(job.rate, count, (due) => {
-    for (; sent < due; sent++) {
-      const dueMs = clock.startedMs + sent * clock.intervalMs;
-      const connection = free.pop();
-      if (connection) send(connection, dueMs);
-      else queued.push(dueMs);
-    }
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (text: string) => { stderr += text; });
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      rmSync(dir, { recursive: true, force: true });
+      reject(error.code === 'ENOENT'
+        ? new Error(`the load generator ${generator} is missing: \`make native\` builds it (it needs libssl-dev)`)
+        : error);
+    });
+    child.once('close', (code, signal) => {
+      rmSync(dir, { recursive: true, force: true });
+      const result = lines.at(-1);
+      if (code !== 0 || lines[0] !== 'measuring' || lines[1] !== 'finished' || result === undefined) {
+        const why = stderr.trim() || `it exited with ${signal ?? code}`;
+        reject(new Error(`load generator for ${job.path} on port ${job.port}: ${why}`));
+        return;
+      }
+      resolve(JSON.parse(result) as LoadResult);
+    });
   });
-  await finished;
 }

@@ -4,11 +4,10 @@
  * route that echoes the same body — the difference is our own cost (parsing the review, the
  * lookups, building the pod, the diff, the response).
  *
- * The load comes from a separate process (`child_process.fork` of this same file, running
- * webhook-load.ts), so the server's event loop is measured alone and the client's work does not
- * count against it; the client is kept cheap (raw keep-alive TLS connections, a clock thread
- * instead of a poll) so that on a 2-core machine it leaves the server its core. Two runs per
- * target:
+ * The load comes from a separate process, a generator in C (webhook-load.ts runs
+ * native/webhook-load.c), so the server's event loop is measured alone, the client's work does
+ * not count against it, and on a 2-core machine the client leaves the server its core and does
+ * not add stalls of its own to the tail being measured. Two runs per target:
  *   - `max`: a closed loop of `connections` concurrent requests for `durationMs` → throughput;
  *   - `rate`: an open loop at `rate` requests/s → latency p50/p99, measured from the moment each
  *     request was *due* (not when it was sent), so a stalled server cannot hide its queue
@@ -23,7 +22,6 @@
  * `node --cpu-prof`). Before its first measured round each target gets `--warmup-ms` of
  * unmeasured load, the same for both (see DEFAULT_WARMUP_MS).
  */
-import { fork } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import forge from 'node-forge';
@@ -94,7 +92,7 @@ export interface WebhookBenchRow {
   bodyBytes: number;
 }
 
-const SERVER_NAME = 'datamount-webhook.datamount-system.svc';
+export const SERVER_NAME = 'datamount-webhook.datamount-system.svc';
 
 /**
  * V8 needs a few thousand reviews before the review's code is compiled by TurboFan and stops
@@ -172,7 +170,7 @@ export function realisticReview(): object {
   };
 }
 
-function makeCertificates(): { caPem: string; certPem: string; keyPem: string } {
+export function makeCertificates(): { caPem: string; certPem: string; keyPem: string } {
   const sign = (subject: string, issuer: forge.pki.Certificate | undefined, issuerKey: forge.pki.rsa.PrivateKey | undefined, ca: boolean) => {
     const keys = forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 });
     const cert = forge.pki.createCertificate();
@@ -207,33 +205,28 @@ interface MeasuredRounds extends MeasuredLoad {
 }
 
 /**
- * Fork the load generator and run one job. The child says "measuring" after its warm-up and
- * sends the result at the end; the parent reads its own CPU usage at both moments, so the
- * figure covers exactly the measured requests (all of them served in this process).
+ * Run one job of the load generator. It says when its measured window starts and ends; the
+ * parent reads its own CPU usage (the server's) and the machine's at both moments, so the
+ * figures cover exactly the measured requests (all of them served in this process).
  */
-function runChild(job: LoadJob): Promise<MeasuredLoad> {
-  return new Promise((resolve, reject) => {
-    const child = fork(__filename, ['--load-generator'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const ours = child.pid === undefined ? [process.pid] : [process.pid, child.pid];
-    let cpuAtStart = process.cpuUsage();
-    let loadAtStart: LoadMark | undefined;
-    child.on('message', (message: 'measuring' | LoadResult) => {
-      if (message === 'measuring') {
-        cpuAtStart = process.cpuUsage();
-        loadAtStart = markLoad(ours);
-        return;
-      }
-      const serverCpu = process.cpuUsage(cpuAtStart);
-      const loadAtEnd = markLoad(ours);
-      resolve({ ...message, serverCpu, otherLoad: loadAtStart && loadAtEnd ? otherLoadShare(loadAtStart, loadAtEnd) : undefined });
-      child.kill();
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0 && code !== null) reject(new Error(`load generator exited with ${code}`));
-    });
-    child.send(job);
+async function runLoad(job: LoadJob): Promise<MeasuredLoad> {
+  let ours: number[] = [];
+  let cpuAtStart = process.cpuUsage();
+  let serverCpu: NodeJS.CpuUsage | undefined;
+  let loadAtStart: LoadMark | undefined;
+  let loadAtEnd: LoadMark | undefined;
+  const result = await generateLoad(job, {
+    measuring: (generatorPid) => {
+      ours = [process.pid, generatorPid];
+      cpuAtStart = process.cpuUsage();
+      loadAtStart = markLoad(ours);
+    },
+    finished: () => {
+      serverCpu = process.cpuUsage(cpuAtStart);
+      loadAtEnd = markLoad(ours);
+    },
   });
+  return { ...result, serverCpu: serverCpu ?? process.cpuUsage(cpuAtStart), otherLoad: loadAtStart && loadAtEnd ? otherLoadShare(loadAtStart, loadAtEnd) : undefined };
 }
 
 function row(target: WebhookBenchRow['target'], mode: WebhookBenchRow['mode'], result: LoadResult, bodyBytes: number, cpu: NodeJS.CpuUsage, rounds?: MeasuredRounds): WebhookBenchRow {
@@ -300,7 +293,7 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
   try {
     for (const [target, port, path] of warmupMs > 0 ? targets : []) {
       log(`webhook bench: ${target}, warm-up ${warmupMs} ms (not measured) …`);
-      await runChild({ port, path, body, caPem, serverName: SERVER_NAME, mode: 'max', durationMs: warmupMs, rate, connections, warmupRequests: 1 });
+      await runLoad({ port, path, body, caPem, serverName: SERVER_NAME, mode: 'max', durationMs: warmupMs, rate, connections, warmupRequests: 1 });
     }
     for (const mode of options.modes ?? ['max', 'rate'] as const) {
       const totals = new Map<WebhookBenchRow['target'], MeasuredRounds>();
@@ -310,7 +303,7 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
           const served = answers.get(target);
           served?.clear();
           if (served) served.recording = mode === 'rate';
-          const result = await runChild({ port, path, body, caPem, serverName: SERVER_NAME, mode, durationMs: durationMs / rounds, rate, connections, warmupRequests: 20 });
+          const result = await runLoad({ port, path, body, caPem, serverName: SERVER_NAME, mode, durationMs: durationMs / rounds, rate, connections, warmupRequests: 20 });
           if (served) served.recording = false;
           if (result.firstError) log(`webhook bench: ${target}: ${result.errors} request(s) failed, the first with ${result.firstError}`);
           const sum = totals.get(target);
@@ -403,8 +396,8 @@ function argValue(argv: string[], name: string, accepts: 'positive' | 'zero or m
 
 const USAGE = `usage: node dist/bench/webhook.js [--duration-ms 5000] [--rate 2000] [--connections 16] [--rounds 3]
        [--warmup-ms 3000] [--max-only] [--webhook-only]
-Serves POST /mutate and a bare HTTPS echo of the same body, and drives each from a forked load
-generator the way the API server calls a webhook: a closed loop for throughput, an open loop at
+Serves POST /mutate and a bare HTTPS echo of the same body, and drives each from a load generator
+in C (built by \`make native\`) the way the API server calls a webhook: a closed loop for throughput, an open loop at
 --rate for latency from each request's due moment (the target), beside a second view of where the
 open loop's slowest requests spent their time. Run it under the machine's bench lock:
   flock /tmp/bench.lock node dist/bench/webhook.js --duration-ms 6000 --rounds 3
@@ -415,13 +408,6 @@ if (require.main === module) {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     process.exit(0);
-  } else if (argv.includes('--load-generator')) {
-    process.once('message', (job: LoadJob) => {
-      generateLoad(job, () => process.send?.('measuring')).then((result) => process.send?.(result), (err: Error) => {
-        process.stderr.write(`webhook bench load generator: ${err.message}\n`);
-        process.exit(1);
-      });
-    });
   } else {
     const options: WebhookBenchOptions = { log: (line) => process.stderr.write(`${line}\n`) };
     try {
