@@ -22,17 +22,18 @@
  * `node --cpu-prof`). Before its first measured round each target gets `--warmup-ms` of
  * unmeasured load, the same for both (see DEFAULT_WARMUP_MS).
  */
-import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import forge from 'node-forge';
 import { parseCacheLocations } from '../webhook/cache-hints';
 import { parseCatalog } from '../webhook/catalog-file';
 import { loadConfig } from '../webhook/config';
 import { cacheReportReader, reviewPod } from '../webhook/review-pod';
-import { buildServer } from '../webhook/server';
 import { generateLoad, type LoadJob, type LoadResult } from './webhook-load';
 import { type LoadMark, markLoad, otherLoadShare } from './webhook-other-load';
-import { attributeTail, percentile, type RoundViews, ServedLog, type TailReport } from './webhook-tail';
+import { parseCpuSeconds } from './process-cpu';
+import type { ServerCommand, ServerJob, ServerReport } from './webhook-server';
+import { attributeTail, percentile, type RoundViews, type ServedRequests, type TailReport } from './webhook-tail';
 
 export interface WebhookBenchOptions {
   durationMs?: number;
@@ -63,8 +64,8 @@ export interface WebhookBenchRow {
   p50Ms: number;
   p99Ms: number;
   /**
-   * CPU time the serving process spent per request (user + system, from process.cpuUsage()
-   * around the run). Unlike req/s it does not depend on what else the machine is doing, so the
+   * CPU time the serving process spent per request (user + system, all its threads, from
+   * /proc/<pid>/stat around the run). Unlike req/s it does not depend on what else the machine is doing, so the
    * webhook/bare ratio of this figure is the steadier measure of our own cost.
    */
   serverCpuUsPerRequest: number;
@@ -117,7 +118,7 @@ const API_SERVER_QUERY = '?timeout=5s';
 /** Targets of the issue (p99 under 5 ms at 2,000 reviews/s; at least half the bare throughput). */
 export const WEBHOOK_TARGETS = { p99Ms: 5, rate: 2000, minRatio: 0.5 };
 
-const CATALOG = `
+export const CATALOG = `
 apiVersion: datamount.dev/v1alpha1
 kind: Dataset
 metadata: { name: imagenet, namespace: ml }
@@ -200,7 +201,7 @@ export function makeCertificates(): { caPem: string; certPem: string; keyPem: st
 
 /** What the child reports: its result, and the server CPU (and the rest of the machine's) the parent measured in between. */
 interface MeasuredLoad extends LoadResult {
-  serverCpu: NodeJS.CpuUsage;
+  serverCpuUs: number;
   otherLoad: number | undefined;
 }
 
@@ -211,55 +212,80 @@ interface MeasuredRounds extends MeasuredLoad {
   views: RoundViews[];
 }
 
+/** A server process (webhook-server.ts): its port and pid, and the IPC to drive its record of answers. */
+interface ServerProcess {
+  port: number;
+  pid: number;
+  command(command: ServerCommand): void;
+  record(): Promise<ServedRequests>;
+  stop(): void;
+}
+
+function startServer(job: ServerJob): Promise<ServerProcess> {
+  return new Promise((resolve, reject) => {
+    const child = fork(require.resolve('./webhook-server'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const waiting: ((served: ServedRequests) => void)[] = [];
+    child.on('message', (report: ServerReport) => {
+      if (report.type === 'record') waiting.shift()?.(report.served);
+      else resolve({
+        port: report.port,
+        pid: child.pid ?? 0,
+        command: (command) => child.send(command),
+        record: () => new Promise((done) => {
+          waiting.push(done);
+          child.send({ type: 'send-record' } satisfies ServerCommand);
+        }),
+        stop: () => child.kill(),
+      });
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`webhook bench server (${job.target}) exited with ${code}`)));
+    child.send(job);
+  });
+}
+
+/** Microseconds of CPU `pid` has used, all its threads (clock ticks of 10 ms: ~1 % of a 2-second round's). */
+function cpuUs(pid: number): number {
+  return (parseCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8')) ?? NaN) * 1e6;
+}
+
 /**
- * Run one job of the load generator. It says when its measured window starts and ends; the
- * parent reads its own CPU usage (the server's) and the machine's at both moments, so the
- * figures cover exactly the measured requests (all of them served in this process).
+ * Run one job of the load generator against the server process `serverPid`. The generator says
+ * when its measured window starts and ends; the server's CPU time and the machine's are read at
+ * both moments, so the figures cover exactly the measured requests.
  */
-async function runLoad(job: LoadJob): Promise<MeasuredLoad> {
+async function runLoad(job: LoadJob, serverPid: number): Promise<MeasuredLoad> {
   let ours: number[] = [];
-  let cpuAtStart = process.cpuUsage();
-  let serverCpu: NodeJS.CpuUsage | undefined;
+  let cpuAtStart = cpuUs(serverPid);
+  let serverCpuUs: number | undefined;
   let loadAtStart: LoadMark | undefined;
   let loadAtEnd: LoadMark | undefined;
   const result = await generateLoad(job, {
     measuring: (generatorPid) => {
-      ours = [process.pid, generatorPid];
-      cpuAtStart = process.cpuUsage();
+      ours = [process.pid, serverPid, generatorPid];
+      cpuAtStart = cpuUs(serverPid);
       loadAtStart = markLoad(ours);
     },
     finished: () => {
-      serverCpu = process.cpuUsage(cpuAtStart);
+      serverCpuUs = cpuUs(serverPid) - cpuAtStart;
       loadAtEnd = markLoad(ours);
     },
   });
-  return { ...result, serverCpu: serverCpu ?? process.cpuUsage(cpuAtStart), otherLoad: loadAtStart && loadAtEnd ? otherLoadShare(loadAtStart, loadAtEnd) : undefined };
+  return { ...result, serverCpuUs: serverCpuUs ?? cpuUs(serverPid) - cpuAtStart, otherLoad: loadAtStart && loadAtEnd ? otherLoadShare(loadAtStart, loadAtEnd) : undefined };
 }
 
-function row(target: WebhookBenchRow['target'], mode: WebhookBenchRow['mode'], result: LoadResult, bodyBytes: number, cpu: NodeJS.CpuUsage, rounds?: MeasuredRounds): WebhookBenchRow {
+function row(target: WebhookBenchRow['target'], mode: WebhookBenchRow['mode'], result: LoadResult, bodyBytes: number, cpuUsTotal: number, rounds?: MeasuredRounds): WebhookBenchRow {
   const sorted = [...result.latenciesMs].sort((a, b) => a - b);
   const otherLoad = rounds?.roundOtherLoad;
   return {
     target, mode, requests: result.requests, errors: result.errors, seconds: result.seconds,
     perSecond: result.requests / result.seconds, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99),
-    serverCpuUsPerRequest: (cpu.user + cpu.system) / Math.max(1, result.requests),
+    serverCpuUsPerRequest: cpuUsTotal / Math.max(1, result.requests),
     clientCpuUsPerRequest: result.clientCpuUs / Math.max(1, result.requests), bodyBytes, roundP99Ms: rounds?.roundP99Ms ?? [],
     ...(mode === 'rate' ? { p99SendLagMs: percentile([...result.sendLagsMs].sort((a, b) => a - b), 99) } : {}),
     ...(mode === 'rate' && otherLoad && otherLoad.every((v) => v !== undefined) ? { roundOtherLoad: otherLoad } : {}),
     ...(mode === 'rate' && rounds && rounds.views.length > 0 ? { tail: attributeTail(rounds.views) } : {}),
   };
-}
-
-/**
- * Keeps what `app` answered while `log.recording` (for webhook-tail.ts): the connection, and the
- * time from routing to the answer written, as fastify measures it (`reply.elapsedTime`). An
- * onResponse hook makes fastify time every request; the webhook as deployed, which logs, already does.
- */
-function logAnswers(app: FastifyInstance, log: ServedLog & { recording: boolean }): void {
-  app.addHook('onResponse', (request, reply, done) => {
-    if (log.recording) log.record(request.raw.socket.remotePort ?? 0, reply.elapsedTime);
-    done();
-  });
 }
 
 export async function runWebhookBench(options: WebhookBenchOptions = {}): Promise<WebhookBenchRow[]> {
@@ -273,21 +299,12 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
   const body = JSON.stringify(realisticReview());
   const bodyBytes = Buffer.byteLength(body);
 
-  const webhook = buildServer({ config, catalog, https: { key: keyPem, cert: certPem } });
-  const bare = Fastify({ https: { key: keyPem, cert: certPem }, bodyLimit: config.bodyLimit, logger: false });
-  // The bare route parses the JSON body (as fastify does for /mutate) and sends it back.
-  bare.post('/echo', async (request) => request.body);
-  const answers = new Map<WebhookBenchRow['target'], ServedLog & { recording: boolean }>();
-  // Both typed as the webhook's (HTTPS) instance; only the hook is used.
-  for (const [target, app] of [['webhook /mutate', webhook], ['bare echo', bare as unknown as FastifyInstance]] as const) {
-    const log = Object.assign(new ServedLog(), { recording: false });
-    logAnswers(app, log);
-    answers.set(target, log);
-  }
-  await webhook.listen({ port: 0, host: '127.0.0.1' });
-  await bare.listen({ port: 0, host: '127.0.0.1' });
-  const webhookPort = (webhook.server.address() as AddressInfo).port;
-  const barePort = (bare.server.address() as AddressInfo).port;
+  const servers: ServerProcess[] = [];
+  const startedServer = async (target: ServerJob['target']): Promise<ServerProcess> => {
+    const server = await startServer({ target, certPem, keyPem, catalog: CATALOG });
+    servers.push(server);
+    return server;
+  };
 
   // Short alternating rounds rather than one long run per target: on a shared machine the
   // background load drifts, and alternating puts both targets under the same drift.
@@ -295,50 +312,55 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
   const rounds = options.rounds ?? 3;
   const warmupMs = options.warmupMs ?? DEFAULT_WARMUP_MS;
   // The API server adds the webhook's timeoutSeconds (5 in the manifests) to the path it calls; the echo gets the same query.
-  const targets = ([['bare echo', barePort, `/echo${API_SERVER_QUERY}`], ['webhook /mutate', webhookPort, `/mutate${API_SERVER_QUERY}`]] as const)
-    .filter(([target]) => !options.targets || options.targets.includes(target));
+  const wanted = (['bare echo', 'webhook /mutate'] as const).filter((target) => !options.targets || options.targets.includes(target));
   try {
-    for (const [target, port, path] of warmupMs > 0 ? targets : []) {
+    const targets: (readonly [WebhookBenchRow['target'], ServerProcess, string])[] = [];
+    for (const target of wanted) {
+      targets.push(target === 'bare echo'
+        ? [target, await startedServer('echo'), `/echo${API_SERVER_QUERY}`]
+        : [target, await startedServer('webhook'), `/mutate${API_SERVER_QUERY}`]);
+    }
+    const job = (server: ServerProcess, path: string, mode: LoadJob['mode'], ms: number, warmupRequests: number): LoadJob => ({
+      port: server.port, path, body, caPem, serverName: SERVER_NAME, mode, durationMs: ms, rate, connections, warmupRequests,
+    });
+    for (const [target, server, path] of warmupMs > 0 ? targets : []) {
       log(`webhook bench: ${target}, warm-up ${warmupMs} ms (not measured) …`);
-      await runLoad({ port, path, body, caPem, serverName: SERVER_NAME, mode: 'max', durationMs: warmupMs, rate, connections, warmupRequests: 1 });
+      await runLoad(job(server, path, 'max', warmupMs, 1), server.pid);
     }
     for (const mode of options.modes ?? ['max', 'rate'] as const) {
       const totals = new Map<WebhookBenchRow['target'], MeasuredRounds>();
-      for (const [target, port, path] of mode === 'rate' && warmupMs > 0 ? targets : []) {
+      for (const [target, server, path] of mode === 'rate' && warmupMs > 0 ? targets : []) {
         const ms = Math.min(warmupMs, RATE_WARMUP_MS);
         log(`webhook bench: ${target}, ${rate}/s warm-up ${ms} ms (not measured) …`);
-        const served = answers.get(target);
-        if (served) served.recording = true;
-        await runLoad({ port, path, body, caPem, serverName: SERVER_NAME, mode, durationMs: ms, rate, connections, warmupRequests: 1 });
-        if (served) served.recording = false;
+        server.command({ type: 'record', on: true });
+        await runLoad(job(server, path, mode, ms, 1), server.pid);
+        server.command({ type: 'record', on: false });
       }
       for (let round = 0; round < rounds; round++) {
-        for (const [target, port, path] of targets) {
+        for (const [target, server, path] of targets) {
           log(`webhook bench: ${target}, ${mode === 'max' ? `${connections} concurrent` : `${rate}/s`}, round ${round + 1}/${rounds} …`);
-          const served = answers.get(target);
-          served?.clear();
-          if (served) served.recording = mode === 'rate';
-          const result = await runLoad({ port, path, body, caPem, serverName: SERVER_NAME, mode, durationMs: durationMs / rounds, rate, connections, warmupRequests: 20 });
-          if (served) served.recording = false;
+          server.command({ type: 'record', on: mode === 'rate' });
+          const result = await runLoad(job(server, path, mode, durationMs / rounds, 20), server.pid);
+          server.command({ type: 'record', on: false });
+          const served = mode === 'rate' ? await server.record() : undefined;
           if (result.firstError) log(`webhook bench: ${target}: ${result.errors} request(s) failed, the first with ${result.firstError}`);
           const sum = totals.get(target);
           const roundP99Ms = [...(sum?.roundP99Ms ?? []), percentile([...result.latenciesMs].sort((a, b) => a - b), 99)];
           const roundOtherLoad = [...(sum?.roundOtherLoad ?? []), result.otherLoad];
-          const views = [...(sum?.views ?? []), ...(result.sent && served ? [{ sent: result.sent, served: served.snapshot() }] : [])];
+          const views = [...(sum?.views ?? []), ...(result.sent && served ? [{ sent: result.sent, served }] : [])];
           totals.set(target, sum ? {
             roundP99Ms, roundOtherLoad, views, otherLoad: undefined,
             requests: sum.requests + result.requests, errors: sum.errors + result.errors, seconds: sum.seconds + result.seconds,
             latenciesMs: sum.latenciesMs.concat(result.latenciesMs), clientCpuUs: sum.clientCpuUs + result.clientCpuUs,
             sendLagsMs: sum.sendLagsMs.concat(result.sendLagsMs), ...(sum.firstError ?? result.firstError ? { firstError: sum.firstError ?? result.firstError } : {}),
-            serverCpu: { user: sum.serverCpu.user + result.serverCpu.user, system: sum.serverCpu.system + result.serverCpu.system },
+            serverCpuUs: sum.serverCpuUs + result.serverCpuUs,
           } : { ...result, roundP99Ms, roundOtherLoad, views });
         }
       }
-      for (const [target, total] of totals) rows.push(row(target, mode, total, bodyBytes, total.serverCpu, total));
+      for (const [target, total] of totals) rows.push(row(target, mode, total, bodyBytes, total.serverCpuUs, total));
     }
   } finally {
-    await webhook.close();
-    await bare.close();
+    for (const server of servers) server.stop();
   }
 
   // The review alone, in this process: what one review costs without HTTP and TLS.
@@ -354,7 +376,7 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
     latencies.push(performance.now() - t0);
   }
   const cpu = process.cpuUsage(cpuAtStart);
-  rows.push(row('reviewPod in-process', 'max', { requests: latencies.length, errors: 0, seconds: (performance.now() - started) / 1000, latenciesMs: latencies, clientCpuUs: 0, sendLagsMs: [] }, bodyBytes, cpu));
+  rows.push(row('reviewPod in-process', 'max', { requests: latencies.length, errors: 0, seconds: (performance.now() - started) / 1000, latenciesMs: latencies, clientCpuUs: 0, sendLagsMs: [] }, bodyBytes, cpu.user + cpu.system));
   return rows;
 }
 
