@@ -34,6 +34,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -365,6 +366,8 @@ static void parse_args(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   parse_args(argc, argv);
+  /* A server that closes a connection makes the next write fail with EPIPE, reported as such, rather than kill the generator. */
+  signal(SIGPIPE, SIG_IGN);
   request = read_file(args.request_path, &request_len);
   ctx = SSL_CTX_new(TLS_client_method());
   if (!ctx || SSL_CTX_load_verify_locations(ctx, args.ca, NULL) != 1) die("%s: not a CA certificate in PEM", args.ca);
