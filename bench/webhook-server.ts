@@ -3,7 +3,7 @@
  * serves it (`buildServer` over the bench's catalog), or the bare echo that is its control. A
  * deployed webhook has its process to itself. Served from the bench's own process — which also
  * holds the other server, every round's results and timelines (hundreds of thousands of numbers
- * parsed from the load generator's output) — the webhook's open loop had stalls of 30–140 ms in
+ * parsed from the load generator's output) — the webhook's open loop had stalls of 15–145 ms in
  * some rounds that the same server in a process of its own did not show (docs/webhook.md, sixth
  * round). Both targets are served this way, so the echo stays the like-for-like control.
  *

@@ -4,7 +4,8 @@
  * route that echoes the same body — the difference is our own cost (parsing the review, the
  * lookups, building the pod, the diff, the response).
  *
- * The load comes from a separate process, a generator in C (webhook-load.ts runs
+ * Each server runs in a process of its own, as a deployed webhook does (webhook-server.ts says
+ * why), and the load comes from another, a generator in C (webhook-load.ts runs
  * native/webhook-load.c), so the server's event loop is measured alone, the client's work does
  * not count against it, and on a 2-core machine the client leaves the server its core and does
  * not add stalls of its own to the tail being measured. Two runs per target:
