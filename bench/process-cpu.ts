@@ -4,13 +4,22 @@
  * takes it before and after each workload: on a machine whose cores are all busy, the CPU a
  * mounter spends per byte decides its speed more than anything it overlaps.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import { statField, TICKS_PER_SECOND } from '../test/support/proc-stat';
 
 /** Seconds of CPU `pid` has used so far, or undefined when it cannot be read. */
 export async function cpuSeconds(pid: number): Promise<number | undefined> {
   const text = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
   return text === undefined ? undefined : parseCpuSeconds(text);
+}
+
+/** The same, read synchronously: for marks taken at an exact moment (the webhook bench's measured window). */
+export function cpuSecondsNow(pid: number): number | undefined {
+  try {
+    return parseCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** utime + stime of a /proc/<pid>/stat line, in seconds (the command name may hold spaces and parentheses). */

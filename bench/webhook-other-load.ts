@@ -9,7 +9,7 @@
  * round the share is good to about a percent.
  */
 import { readFileSync } from 'node:fs';
-import { parseCpuSeconds } from './process-cpu';
+import { cpuSecondsNow } from './process-cpu';
 
 export interface LoadMark {
   busyTicks: number;
@@ -44,7 +44,7 @@ export function markLoad(ourPids: readonly number[]): LoadMark | undefined {
   if (!machine) return undefined;
   let ourSeconds = 0;
   for (const pid of ourPids) {
-    const seconds = parseCpuSeconds(read(`/proc/${pid}/stat`) ?? '');
+    const seconds = cpuSecondsNow(pid);
     if (seconds === undefined) return undefined;
     ourSeconds += seconds;
   }

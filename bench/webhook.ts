@@ -24,7 +24,6 @@
  * unmeasured load, the same for both (see DEFAULT_WARMUP_MS).
  */
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import forge from 'node-forge';
 import { parseCacheLocations } from '../webhook/cache-hints';
 import { parseCatalog } from '../webhook/catalog-file';
@@ -32,7 +31,7 @@ import { loadConfig } from '../webhook/config';
 import { cacheReportReader, reviewPod } from '../webhook/review-pod';
 import { generateLoad, type LoadJob, type LoadResult } from './webhook-load';
 import { type LoadMark, markLoad, otherLoadShare } from './webhook-other-load';
-import { parseCpuSeconds } from './process-cpu';
+import { cpuSecondsNow } from './process-cpu';
 import type { ServerCommand, ServerJob, ServerReport } from './webhook-server';
 import { attributeTail, percentile, type RoundViews, type ServedRequests, type TailReport } from './webhook-tail';
 
@@ -119,7 +118,7 @@ const API_SERVER_QUERY = '?timeout=5s';
 /** Targets of the issue (p99 under 5 ms at 2,000 reviews/s; at least half the bare throughput). */
 export const WEBHOOK_TARGETS = { p99Ms: 5, rate: 2000, minRatio: 0.5 };
 
-export const CATALOG = `
+const CATALOG = `
 apiVersion: datamount.dev/v1alpha1
 kind: Dataset
 metadata: { name: imagenet, namespace: ml }
@@ -247,7 +246,7 @@ function startServer(job: ServerJob): Promise<ServerProcess> {
 
 /** Microseconds of CPU `pid` has used, all its threads (clock ticks of 10 ms: ~1 % of a 2-second round's). */
 function cpuUs(pid: number): number {
-  return (parseCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8')) ?? NaN) * 1e6;
+  return (cpuSecondsNow(pid) ?? NaN) * 1e6;
 }
 
 /**
@@ -256,9 +255,10 @@ function cpuUs(pid: number): number {
  * both moments, so the figures cover exactly the measured requests.
  */
 async function runLoad(job: LoadJob, serverPid: number): Promise<MeasuredLoad> {
+  // Both marks come before generateLoad resolves (it rejects without them).
   let ours: number[] = [];
-  let cpuAtStart = cpuUs(serverPid);
-  let serverCpuUs: number | undefined;
+  let cpuAtStart = NaN;
+  let serverCpuUs = NaN;
   let loadAtStart: LoadMark | undefined;
   let loadAtEnd: LoadMark | undefined;
   const result = await generateLoad(job, {
@@ -272,7 +272,7 @@ async function runLoad(job: LoadJob, serverPid: number): Promise<MeasuredLoad> {
       loadAtEnd = markLoad(ours);
     },
   });
-  return { ...result, serverCpuUs: serverCpuUs ?? cpuUs(serverPid) - cpuAtStart, otherLoad: loadAtStart && loadAtEnd ? otherLoadShare(loadAtStart, loadAtEnd) : undefined };
+  return { ...result, serverCpuUs, otherLoad: loadAtStart && loadAtEnd ? otherLoadShare(loadAtStart, loadAtEnd) : undefined };
 }
 
 function row(target: WebhookBenchRow['target'], mode: WebhookBenchRow['mode'], result: LoadResult, bodyBytes: number, cpuUsTotal: number, rounds?: MeasuredRounds): WebhookBenchRow {
@@ -333,6 +333,7 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
       for (const [target, server, path] of mode === 'rate' && warmupMs > 0 ? targets : []) {
         const ms = Math.min(warmupMs, RATE_WARMUP_MS);
         log(`webhook bench: ${target}, ${rate}/s warm-up ${ms} ms (not measured) …`);
+        // Recording on, as in the measured rounds, so the warm-up runs the server's code as they will.
         server.command({ type: 'record', on: true });
         await runLoad(job(server, path, mode, ms, 1), server.pid);
         server.command({ type: 'record', on: false });
