@@ -13,9 +13,10 @@
  * generator itself, counts the wait.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { builtArtifactPath } from '../sidecar/native-artifact';
 import type { SentRequests } from './webhook-tail';
 
 export interface LoadJob {
@@ -55,13 +56,9 @@ export interface LoadMarks {
   finished(): void;
 }
 
-/** Where `make native` builds native/webhook-load.c, in the node_modules above this file (from bench/ or dist/bench/). */
+/** Where `make native` builds native/webhook-load.c (in the node_modules above this file, from bench/ or dist/bench/). */
 export function loadGeneratorPath(from = __dirname): string {
-  const file = path.join('node_modules', '.datamount', 'webhook-load');
-  for (let dir = from; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, file))) return path.join(dir, file);
-  }
-  return path.join(from, '..', '..', file);
+  return builtArtifactPath('webhook-load', from) ?? path.join(from, '..', '..', 'node_modules', '.datamount', 'webhook-load');
 }
 
 /** The request's bytes: a POST of `body` as JSON to `path`, with the headers the API server's client sends. */

@@ -26,6 +26,7 @@ import * as nodeFs from 'node:fs';
 import * as nodePath from 'node:path';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import { BLOCK_FILE_OVERHEAD, blockCodec, type BlockCodec, type NativeBlockCrypto } from './block-file';
+import { builtArtifactPath } from './native-artifact';
 
 export interface BlockWrite {
   /** Final path of the block file; written as a temporary file beside it and renamed. */
@@ -311,27 +312,19 @@ const codec = (${blockCodec.toString()})(crypto, workerData.blockCrypto ? requir
 (${serveBlockFiles.toString()})(codec, require('node:fs'), require('node:path'), crypto, parentPort, workerData);
 `;
 
-/** Where `make native` puts the block crypto module (native/build-block-crypto.sh). */
-const BLOCK_CRYPTO_FILE = nodePath.join('node_modules', '.datamount', 'block_crypto.node');
-
 /**
- * The native AES-GCM module's path if it is built and loads in this process (then it loads in the
- * workers too: same process, same Node), else undefined. Looked for in node_modules above this
- * file: the repository's, or the image's /app/node_modules.
+ * The native AES-GCM module's path (native/build-block-crypto.sh builds it) if it is built and
+ * loads in this process (then it loads in the workers too: same process, same Node), else undefined.
  */
 export function nativeBlockCryptoPath(from = __dirname): string | undefined {
-  for (let dir = from; ; dir = nodePath.dirname(dir)) {
-    const candidate = nodePath.join(dir, BLOCK_CRYPTO_FILE);
-    if (nodeFs.existsSync(candidate)) {
-      try {
-        const module = { exports: {} as Partial<NativeBlockCrypto> };
-        process.dlopen(module, candidate);
-        return typeof module.exports.seal === 'function' && typeof module.exports.open === 'function' ? candidate : undefined;
-      } catch {
-        return undefined;
-      }
-    }
-    if (nodePath.dirname(dir) === dir) return undefined;
+  const candidate = builtArtifactPath('block_crypto.node', from);
+  if (candidate === undefined) return undefined;
+  try {
+    const module = { exports: {} as Partial<NativeBlockCrypto> };
+    process.dlopen(module, candidate);
+    return typeof module.exports.seal === 'function' && typeof module.exports.open === 'function' ? candidate : undefined;
+  } catch {
+    return undefined;
   }
 }
 
