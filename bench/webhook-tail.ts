@@ -42,6 +42,8 @@ export interface ServedRequests {
   endMs: number[];
   /** From the request's routing (its headers read) to its answer written (fastify's reply.elapsedTime). */
   insideMs: number[];
+  /** Which of the server's replicas (processes) wrote the answer. */
+  servers: number[];
 }
 
 /** Which part of a slow request's latency was the largest. */
@@ -67,7 +69,11 @@ export class ServedLog implements ServedRequests {
   readonly endMs: number[] = [];
   readonly insideMs: number[] = [];
   readonly indexes: number[] = [];
+  readonly servers: number[] = [];
   private readonly answered = new Map<number, number>();
+
+  /** `server`: the number of the replica keeping this log. */
+  constructor(private readonly server = 0) {}
 
   record(port: number, insideMs: number): void {
     const index = this.answered.get(port) ?? 0;
@@ -76,11 +82,12 @@ export class ServedLog implements ServedRequests {
     this.indexes.push(index);
     this.endMs.push(monotonicMs());
     this.insideMs.push(insideMs);
+    this.servers.push(this.server);
   }
 
   /** A copy of the answers kept so far. */
   snapshot(): ServedRequests {
-    return { ports: [...this.ports], indexes: [...this.indexes], endMs: [...this.endMs], insideMs: [...this.insideMs] };
+    return { ports: [...this.ports], indexes: [...this.indexes], endMs: [...this.endMs], insideMs: [...this.insideMs], servers: [...this.servers] };
   }
 
   /** Forget the answers kept so far (the per-connection numbering goes on). */
@@ -89,6 +96,7 @@ export class ServedLog implements ServedRequests {
     this.indexes.length = 0;
     this.endMs.length = 0;
     this.insideMs.length = 0;
+    this.servers.length = 0;
   }
 }
 
@@ -104,6 +112,7 @@ interface Matched {
   done: number;
   start: number;
   end: number;
+  server: number;
 }
 
 /** Pairs the two views by (port, per-connection index); a request either side has no partner for is left out. */
@@ -115,7 +124,7 @@ function match(sent: SentRequests, served: ServedRequests): Matched[] {
     const j = answers.get(`${port}/${sent.indexes[i] ?? -1}`);
     if (j === undefined) return;
     const end = served.endMs[j] as number;
-    out.push({ due: sent.dueMs[i] as number, sent: sent.sentMs[i] as number, done: sent.doneMs[i] as number, start: end - (served.insideMs[j] as number), end });
+    out.push({ due: sent.dueMs[i] as number, sent: sent.sentMs[i] as number, done: sent.doneMs[i] as number, start: end - (served.insideMs[j] as number), end, server: served.servers[j] ?? 0 });
   });
   return out;
 }
@@ -133,13 +142,15 @@ export interface RoundViews {
 export function attributeTail(rounds: readonly RoundViews[], fraction = 0.01): TailReport {
   const requests = rounds.flatMap((round) => match(round.sent, round.served));
   const inside = requests.map((r) => r.end - r.start).sort((a, b) => a - b);
-  // Was the server still inside an earlier request when this one was sent? Sweep in the order the server took them up.
+  // Was the replica that answered still inside an earlier request when this one was sent? Sweep
+  // each replica's requests in the order it took them up (a connection goes to one replica).
   const byStart = [...requests].sort((a, b) => a.start - b.start);
   const busyAtSend = new Set<Matched>();
-  let latestEnd = -Infinity;
+  const latestEnd = new Map<number, number>();
   for (const r of byStart) {
-    if (latestEnd > r.sent) busyAtSend.add(r);
-    latestEnd = Math.max(latestEnd, r.end);
+    const end = latestEnd.get(r.server) ?? -Infinity;
+    if (end > r.sent) busyAtSend.add(r);
+    latestEnd.set(r.server, Math.max(end, r.end));
   }
   const slowest = [...requests].sort((a, b) => (b.done - b.due) - (a.done - a.due)).slice(0, Math.ceil(fraction * requests.length));
   const largestPart: Record<TailPart, number> = { 'send lag': 0, 'before the server': 0, 'inside the server': 0, 'back to the generator': 0 };

@@ -4,11 +4,12 @@
  * route that echoes the same body — the difference is our own cost (parsing the review, the
  * lookups, building the pod, the diff, the response).
  *
- * Each server runs in a process of its own, as a deployed webhook does (webhook-server.ts says
- * why), and the load comes from another, a generator in C (webhook-load.ts runs
- * native/webhook-load.c), so the server's event loop is measured alone, the client's work does
- * not count against it, and on a 2-core machine the client leaves the server its core and does
- * not add stalls of its own to the tail being measured. Two runs per target:
+ * Each server runs as the manifests deploy the webhook: `replicas` processes (two, as the
+ * Deployment has) behind one port that hands out connections in turn, as a Service does
+ * (webhook-server.ts says why); the echo the same. The load comes from another process, a
+ * generator in C (webhook-load.ts runs native/webhook-load.c), so the servers' event loops are
+ * measured alone, the client's work does not count against them, and it adds no stalls of its
+ * own to the tail being measured. Two runs per target:
  *   - `max`: a closed loop of `connections` concurrent requests for `durationMs` → throughput;
  *   - `rate`: an open loop at `rate` requests/s → latency p50/p99, measured from the moment each
  *     request was *due* (not when it was sent), so a stalled server cannot hide its queue
@@ -19,7 +20,7 @@
  * how much of the machine other processes used in each round (webhook-other-load.ts).
  *
  * Run: `node dist/bench/webhook.js [--duration-ms 5000] [--rate 2000] [--connections 16]
- * [--rounds 3] [--warmup-ms 3000]` (`--max-only`, `--webhook-only` narrow the run, e.g. under
+ * [--rounds 3] [--warmup-ms 3000] [--replicas 2]` (`--max-only`, `--webhook-only` narrow the run, e.g. under
  * `node --cpu-prof`). Before its first measured round each target gets `--warmup-ms` of
  * unmeasured load, the same for both (see DEFAULT_WARMUP_MS).
  */
@@ -32,7 +33,7 @@ import { cacheReportReader, reviewPod } from '../webhook/review-pod';
 import { generateLoad, type LoadJob, type LoadResult } from './webhook-load';
 import { type LoadMark, markLoad, otherLoadShare } from './webhook-other-load';
 import { cpuSecondsNow } from './process-cpu';
-import type { ServerCommand, ServerJob, ServerReport } from './webhook-server';
+import { DEPLOYED_REPLICAS, type ServerCommand, type ServerJob, type ServerReport } from './webhook-server';
 import { attributeTail, percentile, type RoundViews, type ServedRequests, type TailReport } from './webhook-tail';
 
 export interface WebhookBenchOptions {
@@ -48,6 +49,8 @@ export interface WebhookBenchOptions {
    * are measured with their code compiled (see `DEFAULT_WARMUP_MS`).
    */
   warmupMs?: number;
+  /** Server processes per target behind its port (default DEPLOYED_REPLICAS, the Deployment's count). */
+  replicas?: number;
   /** Run only these (default: both modes, both targets); for profiling one of them. */
   modes?: readonly ('max' | 'rate')[];
   targets?: readonly WebhookBenchRow['target'][];
@@ -91,6 +94,8 @@ export interface WebhookBenchRow {
   tail?: TailReport;
   /** Bytes of the request body. */
   bodyBytes: number;
+  /** Server processes behind the port (the in-process row: 1). */
+  replicas: number;
 }
 
 export const SERVER_NAME = 'datamount-webhook.datamount-system.svc';
@@ -212,10 +217,10 @@ interface MeasuredRounds extends MeasuredLoad {
   views: RoundViews[];
 }
 
-/** A server process (webhook-server.ts): its port and pid, and the IPC to drive its record of answers. */
+/** A server (webhook-server.ts): its port, the pids of its primary and replicas, and the IPC to drive its record of answers. */
 interface ServerProcess {
   port: number;
-  pid: number;
+  pids: number[];
   command(command: ServerCommand): void;
   record(): Promise<ServedRequests>;
   stop(): void;
@@ -229,7 +234,7 @@ function startServer(job: ServerJob): Promise<ServerProcess> {
       if (report.type === 'record') waiting.shift()?.(report.served);
       else resolve({
         port: report.port,
-        pid: child.pid ?? 0,
+        pids: report.pids,
         command: (command) => child.send(command),
         record: () => new Promise((done) => {
           waiting.push(done);
@@ -244,17 +249,19 @@ function startServer(job: ServerJob): Promise<ServerProcess> {
   });
 }
 
-/** Microseconds of CPU `pid` has used, all its threads (clock ticks of 10 ms: ~1 % of a 2-second round's). */
-function cpuUs(pid: number): number {
-  return (cpuSecondsNow(pid) ?? NaN) * 1e6;
+/** Microseconds of CPU `pids` have used, all their threads (clock ticks of 10 ms: ~1 % of a 2-second round's). */
+function cpuUs(pids: readonly number[]): number {
+  let seconds = 0;
+  for (const pid of pids) seconds += cpuSecondsNow(pid) ?? NaN;
+  return seconds * 1e6;
 }
 
 /**
- * Run one job of the load generator against the server process `serverPid`. The generator says
+ * Run one job of the load generator against the server processes `serverPids`. The generator says
  * when its measured window starts and ends; the server's CPU time and the machine's are read at
  * both moments, so the figures cover exactly the measured requests.
  */
-async function runLoad(job: LoadJob, serverPid: number): Promise<MeasuredLoad> {
+async function runLoad(job: LoadJob, serverPids: readonly number[]): Promise<MeasuredLoad> {
   // Both marks come before generateLoad resolves (it rejects without them).
   let ours: number[] = [];
   let cpuAtStart = NaN;
@@ -263,26 +270,26 @@ async function runLoad(job: LoadJob, serverPid: number): Promise<MeasuredLoad> {
   let loadAtEnd: LoadMark | undefined;
   const result = await generateLoad(job, {
     measuring: (generatorPid) => {
-      ours = [process.pid, serverPid, generatorPid];
-      cpuAtStart = cpuUs(serverPid);
+      ours = [process.pid, ...serverPids, generatorPid];
+      cpuAtStart = cpuUs(serverPids);
       loadAtStart = markLoad(ours);
     },
     finished: () => {
-      serverCpuUs = cpuUs(serverPid) - cpuAtStart;
+      serverCpuUs = cpuUs(serverPids) - cpuAtStart;
       loadAtEnd = markLoad(ours);
     },
   });
   return { ...result, serverCpuUs, otherLoad: loadAtStart && loadAtEnd ? otherLoadShare(loadAtStart, loadAtEnd) : undefined };
 }
 
-function row(target: WebhookBenchRow['target'], mode: WebhookBenchRow['mode'], result: LoadResult, bodyBytes: number, cpuUsTotal: number, rounds?: MeasuredRounds): WebhookBenchRow {
+function row(target: WebhookBenchRow['target'], mode: WebhookBenchRow['mode'], result: LoadResult, bodyBytes: number, cpuUsTotal: number, replicas: number, rounds?: MeasuredRounds): WebhookBenchRow {
   const sorted = [...result.latenciesMs].sort((a, b) => a - b);
   const otherLoad = rounds?.roundOtherLoad;
   return {
     target, mode, requests: result.requests, errors: result.errors, seconds: result.seconds,
     perSecond: result.requests / result.seconds, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99),
     serverCpuUsPerRequest: cpuUsTotal / Math.max(1, result.requests),
-    clientCpuUsPerRequest: result.clientCpuUs / Math.max(1, result.requests), bodyBytes, roundP99Ms: rounds?.roundP99Ms ?? [],
+    clientCpuUsPerRequest: result.clientCpuUs / Math.max(1, result.requests), bodyBytes, replicas, roundP99Ms: rounds?.roundP99Ms ?? [],
     ...(mode === 'rate' ? { p99SendLagMs: percentile([...result.sendLagsMs].sort((a, b) => a - b), 99) } : {}),
     ...(mode === 'rate' && otherLoad && otherLoad.every((v) => v !== undefined) ? { roundOtherLoad: otherLoad } : {}),
     ...(mode === 'rate' && rounds && rounds.views.length > 0 ? { tail: attributeTail(rounds.views) } : {}),
@@ -291,6 +298,7 @@ function row(target: WebhookBenchRow['target'], mode: WebhookBenchRow['mode'], r
 
 export async function runWebhookBench(options: WebhookBenchOptions = {}): Promise<WebhookBenchRow[]> {
   const durationMs = options.durationMs ?? 5000;
+  const replicas = options.replicas ?? DEPLOYED_REPLICAS;
   const rate = options.rate ?? WEBHOOK_TARGETS.rate;
   const connections = options.connections ?? 16;
   const log = options.log ?? (() => {});
@@ -302,7 +310,7 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
 
   const servers: ServerProcess[] = [];
   const startedServer = async (target: ServerJob['target']): Promise<ServerProcess> => {
-    const server = await startServer({ target, certPem, keyPem, catalog: CATALOG });
+    const server = await startServer({ target, certPem, keyPem, catalog: CATALOG, replicas });
     servers.push(server);
     return server;
   };
@@ -326,7 +334,7 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
     });
     for (const [target, server, path] of warmupMs > 0 ? targets : []) {
       log(`webhook bench: ${target}, warm-up ${warmupMs} ms (not measured) …`);
-      await runLoad(job(server, path, 'max', warmupMs, 1), server.pid);
+      await runLoad(job(server, path, 'max', warmupMs, 1), server.pids);
     }
     for (const mode of options.modes ?? ['max', 'rate'] as const) {
       const totals = new Map<WebhookBenchRow['target'], MeasuredRounds>();
@@ -335,14 +343,14 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
         log(`webhook bench: ${target}, ${rate}/s warm-up ${ms} ms (not measured) …`);
         // Recording on, as in the measured rounds, so the warm-up runs the server's code as they will.
         server.command({ type: 'record', on: true });
-        await runLoad(job(server, path, mode, ms, 1), server.pid);
+        await runLoad(job(server, path, mode, ms, 1), server.pids);
         server.command({ type: 'record', on: false });
       }
       for (let round = 0; round < rounds; round++) {
         for (const [target, server, path] of targets) {
           log(`webhook bench: ${target}, ${mode === 'max' ? `${connections} concurrent` : `${rate}/s`}, round ${round + 1}/${rounds} …`);
           server.command({ type: 'record', on: mode === 'rate' });
-          const result = await runLoad(job(server, path, mode, durationMs / rounds, 20), server.pid);
+          const result = await runLoad(job(server, path, mode, durationMs / rounds, 20), server.pids);
           server.command({ type: 'record', on: false });
           const served = mode === 'rate' ? await server.record() : undefined;
           if (result.firstError) log(`webhook bench: ${target}: ${result.errors} request(s) failed, the first with ${result.firstError}`);
@@ -359,7 +367,7 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
           } : { ...result, roundP99Ms, roundOtherLoad, views });
         }
       }
-      for (const [target, total] of totals) rows.push(row(target, mode, total, bodyBytes, total.serverCpuUs, total));
+      for (const [target, total] of totals) rows.push(row(target, mode, total, bodyBytes, total.serverCpuUs, replicas, total));
     }
   } finally {
     for (const server of servers) server.stop();
@@ -378,7 +386,7 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
     latencies.push(performance.now() - t0);
   }
   const cpu = process.cpuUsage(cpuAtStart);
-  rows.push(row('reviewPod in-process', 'max', { requests: latencies.length, errors: 0, seconds: (performance.now() - started) / 1000, latenciesMs: latencies, clientCpuUs: 0, sendLagsMs: [] }, bodyBytes, cpu.user + cpu.system));
+  rows.push(row('reviewPod in-process', 'max', { requests: latencies.length, errors: 0, seconds: (performance.now() - started) / 1000, latenciesMs: latencies, clientCpuUs: 0, sendLagsMs: [] }, bodyBytes, cpu.user + cpu.system, 1));
   return rows;
 }
 
@@ -417,7 +425,7 @@ export function formatWebhookTable(rows: WebhookBenchRow[]): string {
       return `${r.target}: ${(tail.sentWhileBusy * 100).toFixed(0)} %; ${parts}`;
     }).join(' — ')}`);
   }
-  lines.push(`body: ${rows[0]?.bodyBytes ?? 0} bytes of AdmissionReview JSON, two datasets`);
+  lines.push(`body: ${rows[0]?.bodyBytes ?? 0} bytes of AdmissionReview JSON, two datasets; each server: ${rows[0]?.replicas ?? 1} process(es) behind one port (the Deployment's replicas), connections handed out in turn`);
   return lines.join('\n');
 }
 
@@ -434,8 +442,9 @@ function argValue(argv: string[], name: string, accepts: 'positive' | 'zero or m
 }
 
 const USAGE = `usage: node dist/bench/webhook.js [--duration-ms 5000] [--rate 2000] [--connections 16] [--rounds 3]
-       [--warmup-ms 3000] [--max-only] [--webhook-only]
-Serves POST /mutate and a bare HTTPS echo of the same body, and drives each from a load generator
+       [--warmup-ms 3000] [--replicas ${DEPLOYED_REPLICAS}] [--max-only] [--webhook-only]
+Serves POST /mutate and a bare HTTPS echo of the same body, each from --replicas processes behind
+one port (the webhook Deployment's replica count by default), and drives each from a load generator
 in C (built by \`make native\`) the way the API server calls a webhook: a closed loop for throughput, an open loop at
 --rate for latency from each request's due moment (the target), beside a second view of where the
 open loop's slowest requests spent their time. Run it under the machine's bench lock:
@@ -455,11 +464,13 @@ if (require.main === module) {
       const connections = argValue(argv, '--connections');
       const rounds = argValue(argv, '--rounds');
       const warmupMs = argValue(argv, '--warmup-ms', 'zero or more');
+      const replicas = argValue(argv, '--replicas');
       if (durationMs !== undefined) options.durationMs = durationMs;
       if (rate !== undefined) options.rate = rate;
       if (connections !== undefined) options.connections = connections;
       if (rounds !== undefined) options.rounds = Math.max(1, Math.round(rounds));
       if (warmupMs !== undefined) options.warmupMs = warmupMs;
+      if (replicas !== undefined) options.replicas = Math.max(1, Math.round(replicas));
     } catch (error) {
       process.stderr.write(`webhook bench: ${(error as Error).message}\n`);
       process.exit(2);

@@ -10,6 +10,8 @@ interface Seen {
   start: number;
   end: number;
   done: number;
+  /** The replica that answered (0 when left out). */
+  server?: number;
 }
 
 function views(requests: Seen[]): { sent: SentRequests; served: ServedRequests } {
@@ -20,7 +22,7 @@ function views(requests: Seen[]): { sent: SentRequests; served: ServedRequests }
     },
     served: {
       ports: requests.map((r) => r.port), indexes: requests.map((r) => r.index), endMs: requests.map((r) => r.end),
-      insideMs: requests.map((r) => r.end - r.start),
+      insideMs: requests.map((r) => r.end - r.start), servers: requests.map((r) => r.server ?? 0),
     },
   };
 }
@@ -79,12 +81,37 @@ describe('attributeTail', () => {
     });
   });
 
+  describe('when the server is two replicas', () => {
+    // Request 49 held replica 1 for 5 ms. Request 50 went to replica 0 (its connection's), sent
+    // while replica 1 was busy, and waited 1.5 ms for something else; request 51, on replica 1's
+    // connection, waited for 49.
+    const requests = steady(100).map((r) => ({ ...r, server: r.port - 1000 }));
+    const held = requests[49] as Seen;
+    held.end = held.start + 5;
+    held.done = held.end + 0.05;
+    const other = requests[50] as Seen;
+    other.start = other.sent + 1.5;
+    other.end = other.start + 0.2;
+    other.done = other.end + 0.05;
+    const behind = requests[51] as Seen;
+    behind.start = held.end;
+    behind.end = behind.start + 0.2;
+    behind.done = behind.end + 0.05;
+    const report = attributeTail([views(requests)], 0.03);
+
+    it('counts a request as sent while busy only when its own replica was busy', () => {
+      expect(report.slowest).toBe(3);
+      // 51 (its replica held by 49), not 50: replica 0 was idle when 50 was sent, however long 50 then waited.
+      expect(report.sentWhileBusy).toBeCloseTo(1 / 3);
+    });
+  });
+
   describe('when the server answered requests the generator does not report (its warm-up)', () => {
     it('matches by connection and index and leaves the others out', () => {
       const requests = steady(20);
       const { sent, served } = views(requests);
       const warmUp = views([{ port: 1000, index: 99, due: -10, sent: -10, start: -9, end: -8, done: -8 }]).served;
-      const report = attributeTail([{ sent, served: { ports: [...warmUp.ports, ...served.ports], indexes: [...warmUp.indexes, ...served.indexes], endMs: [...warmUp.endMs, ...served.endMs], insideMs: [...warmUp.insideMs, ...served.insideMs] } }]);
+      const report = attributeTail([{ sent, served: { ports: [...warmUp.ports, ...served.ports], indexes: [...warmUp.indexes, ...served.indexes], endMs: [...warmUp.endMs, ...served.endMs], insideMs: [...warmUp.insideMs, ...served.insideMs], servers: [...warmUp.servers, ...served.servers] } }]);
       expect(report.matched).toBe(20);
     });
   });
@@ -110,11 +137,11 @@ describe('attributeTail', () => {
 
 describe('ServedLog', () => {
   it('numbers answers per connection from the first, and goes on numbering after clear()', () => {
-    const log = new ServedLog();
+    const log = new ServedLog(1);
     log.record(1000, 0.2);
     log.record(1001, 0.3);
     log.record(1000, 0.4);
-    expect(log.snapshot()).toMatchObject({ ports: [1000, 1001, 1000], indexes: [0, 0, 1], insideMs: [0.2, 0.3, 0.4] });
+    expect(log.snapshot()).toMatchObject({ ports: [1000, 1001, 1000], indexes: [0, 0, 1], insideMs: [0.2, 0.3, 0.4], servers: [1, 1, 1] });
     log.clear();
     log.record(1000, 0.5);
     expect(log.snapshot()).toMatchObject({ ports: [1000], indexes: [2], insideMs: [0.5] });
