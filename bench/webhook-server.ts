@@ -89,7 +89,7 @@ export async function serve(job: ServerJob, replica: number, send: (report: Serv
 }
 
 /** Concatenates the replicas' records (each answer keeps its replica's number). */
-export function mergeRecords(records: readonly ServedRequests[]): ServedRequests {
+function mergeRecords(records: readonly ServedRequests[]): ServedRequests {
   return {
     ports: records.flatMap((r) => r.ports),
     indexes: records.flatMap((r) => r.indexes),
