@@ -71,7 +71,7 @@ function recordAnswers(app: FastifyInstance, log: ServedLog, recording: () => bo
 }
 
 /** One replica: serves `job` and keeps its record of answers, numbered `replica`. */
-export async function serve(job: ServerJob, replica: number, send: (report: ServerReport) => void): Promise<(command: ServerCommand) => void> {
+async function serve(job: ServerJob, replica: number, send: (report: ServerReport) => void): Promise<(command: ServerCommand) => void> {
   const app = build(job);
   const served = new ServedLog(replica);
   let recording = false;
@@ -109,17 +109,15 @@ function runPrimary(job: ServerJob, send: (report: ServerReport) => void): void 
   const { replicas } = job;
   cluster.schedulingPolicy = cluster.SCHED_RR;
   const workers: Worker[] = [];
-  let listening = 0;
-  let port = 0;
+  const listening: number[] = [];
   let records: ServedRequests[] = [];
   for (let replica = 0; replica < replicas; replica++) {
     const worker = cluster.fork();
     workers.push(worker);
     worker.on('message', (report: ServerReport) => {
       if (report.type === 'listening') {
-        port = report.port;
-        listening += 1;
-        if (listening === replicas) send({ type: 'listening', port, pids: [process.pid, ...workers.map((w) => w.process.pid ?? 0)] });
+        listening.push(...report.pids);
+        if (listening.length === replicas) send({ type: 'listening', port: report.port, pids: [process.pid, ...listening] });
         return;
       }
       records.push(report.served);
