@@ -22,6 +22,17 @@ export function cpuSecondsNow(pid: number): number | undefined {
   }
 }
 
+/** Seconds of CPU all of `pids` have used so far, or undefined when any cannot be read. */
+export function totalCpuSecondsNow(pids: readonly number[]): number | undefined {
+  let total = 0;
+  for (const pid of pids) {
+    const seconds = cpuSecondsNow(pid);
+    if (seconds === undefined) return undefined;
+    total += seconds;
+  }
+  return total;
+}
+
 /** utime + stime of a /proc/<pid>/stat line, in seconds (the command name may hold spaces and parentheses). */
 export function parseCpuSeconds(stat: string): number | undefined {
   const utime = statField(stat, 14);

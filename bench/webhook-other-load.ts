@@ -9,7 +9,7 @@
  * round the share is good to about a percent.
  */
 import { readFileSync } from 'node:fs';
-import { cpuSecondsNow } from './process-cpu';
+import { totalCpuSecondsNow } from './process-cpu';
 
 export interface LoadMark {
   busyTicks: number;
@@ -42,12 +42,8 @@ function read(path: string): string | undefined {
 export function markLoad(ourPids: readonly number[]): LoadMark | undefined {
   const machine = parseMachineTicks(read('/proc/stat') ?? '');
   if (!machine) return undefined;
-  let ourSeconds = 0;
-  for (const pid of ourPids) {
-    const seconds = cpuSecondsNow(pid);
-    if (seconds === undefined) return undefined;
-    ourSeconds += seconds;
-  }
+  const ourSeconds = totalCpuSecondsNow(ourPids);
+  if (ourSeconds === undefined) return undefined;
   return { busyTicks: machine.busy, totalTicks: machine.total, ourSeconds };
 }
 

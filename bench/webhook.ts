@@ -32,7 +32,7 @@ import { loadConfig } from '../webhook/config';
 import { cacheReportReader, reviewPod } from '../webhook/review-pod';
 import { generateLoad, type LoadJob, type LoadResult } from './webhook-load';
 import { type LoadMark, markLoad, otherLoadShare } from './webhook-other-load';
-import { cpuSecondsNow } from './process-cpu';
+import { totalCpuSecondsNow } from './process-cpu';
 import { DEPLOYED_REPLICAS, type ServerCommand, type ServerJob, type ServerReport } from './webhook-server';
 import { attributeTail, percentile, type RoundViews, type ServedRequests, type TailReport } from './webhook-tail';
 
@@ -251,9 +251,7 @@ function startServer(job: ServerJob): Promise<ServerProcess> {
 
 /** Microseconds of CPU `pids` have used, all their threads (clock ticks of 10 ms: ~1 % of a 2-second round's). */
 function cpuUs(pids: readonly number[]): number {
-  let seconds = 0;
-  for (const pid of pids) seconds += cpuSecondsNow(pid) ?? NaN;
-  return seconds * 1e6;
+  return (totalCpuSecondsNow(pids) ?? NaN) * 1e6;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { cpuSeconds, parseCpuSeconds } from '../../bench/process-cpu';
+import { cpuSeconds, cpuSecondsNow, parseCpuSeconds, totalCpuSecondsNow } from '../../bench/process-cpu';
 
 describe('process CPU time', () => {
   describe('when a /proc/<pid>/stat line is parsed', () => {
@@ -28,6 +28,21 @@ describe('process CPU time', () => {
       while (spent() < 0.1) spin++;
       expect(spin).toBeGreaterThan(0);
       expect(((await cpuSeconds(process.pid)) ?? NaN) - before).toBeGreaterThanOrEqual(0.05);
+    });
+  });
+
+  describe('when several processes are added up', () => {
+    it('sums what each has used', () => {
+      const own = cpuSecondsNow(process.pid) ?? NaN;
+      const parent = cpuSecondsNow(process.ppid) ?? NaN;
+      const total = totalCpuSecondsNow([process.pid, process.ppid]) ?? NaN;
+      // Read one after the other, so the sum may have moved on by a clock tick or two.
+      expect(total).toBeGreaterThanOrEqual(own + parent);
+      expect(total).toBeLessThan(own + parent + 0.05);
+    });
+
+    it('gives undefined when one of them cannot be read', () => {
+      expect(totalCpuSecondsNow([process.pid, 2 ** 22 + 1])).toBeUndefined();
     });
   });
 });
