@@ -13,6 +13,7 @@ import { makeCertificates, SERVER_NAME } from '../../bench/webhook';
 import { DEPLOYED_REPLICAS, type ServerCommand, type ServerJob, type ServerReport } from '../../bench/webhook-server';
 import type { ServedRequests } from '../../bench/webhook-tail';
 import { isAlive } from '../support/process-alive';
+import { sendHttps } from '../webhook/http-client';
 
 const SERVER_SCRIPT = path.join(__dirname, '../../dist/bench/webhook-server.js');
 const certs = makeCertificates();
@@ -41,20 +42,11 @@ function record(child: ChildProcess): Promise<ServedRequests> {
 
 /** `count` requests, one after another, on one keep-alive connection of its own; resolves with the answers. */
 async function onOneConnection(port: number, count: number): Promise<string[]> {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: certs.caPem, servername: SERVER_NAME });
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
   const answers: string[] = [];
   for (let i = 0; i < count; i++) {
-    answers.push(await new Promise<string>((resolve, reject) => {
-      const body = JSON.stringify({ n: i });
-      const req = https.request({ host: '127.0.0.1', port, path: '/echo', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => { text += chunk; });
-        res.on('end', () => resolve(`${res.statusCode} ${text}`));
-      });
-      req.once('error', reject);
-      req.end(body);
-    }));
+    const { status, body } = await sendHttps({ port, ca: certs.caPem, servername: SERVER_NAME, agent }, 'POST', '/echo', JSON.stringify({ n: i }));
+    answers.push(`${status} ${body}`);
   }
   agent.destroy();
   return answers;

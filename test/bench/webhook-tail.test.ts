@@ -35,17 +35,21 @@ function steady(count: number, interval = 1): Seen[] {
   });
 }
 
+/** `request` taken up by the server at `start`, inside it for `insideMs`, its answer back 0.05 ms after. */
+function takenUp(request: Seen, start: number, insideMs = 0.2): Seen {
+  request.start = start;
+  request.end = start + insideMs;
+  request.done = request.end + 0.05;
+  return request;
+}
+
 describe('attributeTail', () => {
   describe('when one request of a hundred waited for the server, busy with the one before', () => {
     const requests = steady(100);
     // Request 49 held the server for 5 ms; request 50 was sent on time and taken up after it.
     const held = requests[49] as Seen;
-    held.end = held.start + 5;
-    held.done = held.end + 0.05;
-    const late = requests[50] as Seen;
-    late.start = held.end;
-    late.end = late.start + 0.2;
-    late.done = late.end + 0.05;
+    takenUp(held, held.start, 5);
+    takenUp(requests[50] as Seen, held.end);
     const report = attributeTail([views(requests)], 0.02);
 
     it('finds both in the slowest 2 %, the one behind sent while the server was busy', () => {
@@ -70,9 +74,7 @@ describe('attributeTail', () => {
     const requests = steady(100);
     const late = requests[10] as Seen;
     late.sent = late.due + 4;
-    late.start = late.sent + 0.05;
-    late.end = late.start + 0.2;
-    late.done = late.end + 0.05;
+    takenUp(late, late.sent + 0.05);
 
     it('blames the send lag, with the server idle when it was sent', () => {
       const report = attributeTail([views(requests)], 0.01);
@@ -87,16 +89,10 @@ describe('attributeTail', () => {
     // connection, waited for 49.
     const requests = steady(100).map((r) => ({ ...r, server: r.port - 1000 }));
     const held = requests[49] as Seen;
-    held.end = held.start + 5;
-    held.done = held.end + 0.05;
+    takenUp(held, held.start, 5);
     const other = requests[50] as Seen;
-    other.start = other.sent + 1.5;
-    other.end = other.start + 0.2;
-    other.done = other.end + 0.05;
-    const behind = requests[51] as Seen;
-    behind.start = held.end;
-    behind.end = behind.start + 0.2;
-    behind.done = behind.end + 0.05;
+    takenUp(other, other.sent + 1.5);
+    takenUp(requests[51] as Seen, held.end);
     const report = attributeTail([views(requests)], 0.03);
 
     it('counts a request as sent while busy only when its own replica was busy', () => {

@@ -38,13 +38,16 @@ export function send(base: string, method: string, path: string, body?: string, 
   });
 }
 
-/** An HTTPS request to a loopback port, verifying the server against `ca` under `servername`, as the API server calls the webhook. */
+/**
+ * An HTTPS request to a loopback port, verifying the server against `ca` under `servername`, as the
+ * API server calls the webhook: on a connection of its own, or on `agent`'s (keep-alive) ones.
+ */
 export function sendHttps(
-  target: { port: number; ca: string; servername: string }, method: string, path: string, body?: string,
+  target: { port: number; ca: string; servername: string; agent?: https.Agent }, method: string, path: string, body?: string,
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = https.request({
-      host: '127.0.0.1', port: target.port, method, path, servername: target.servername, ca: target.ca, agent: false,
+      host: '127.0.0.1', port: target.port, method, path, servername: target.servername, ca: target.ca, agent: target.agent ?? false,
       headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {},
     }, (res) => {
       const chunks: Buffer[] = [];
